@@ -1,0 +1,1 @@
+"""Drivers: the only part of impl that touches real files, clocks, randomness and sockets."""
