@@ -8,4 +8,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-COMMANDS: tuple[ModuleType, ...] = ()
+from zkfle.checker.commands import datadir
+
+COMMANDS: tuple[ModuleType, ...] = (datadir,)
