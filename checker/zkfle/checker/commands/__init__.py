@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from zkfle.checker.commands import datadir
+from zkfle.checker.commands import datadir, txnlog
 
-COMMANDS: tuple[ModuleType, ...] = (datadir,)
+COMMANDS: tuple[ModuleType, ...] = (datadir, txnlog)
