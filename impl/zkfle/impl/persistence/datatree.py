@@ -257,6 +257,11 @@ class DataTree:
 
     # -- the node map with its digest (NodeHashMapImpl) ------------------------------------------------
 
+    @property
+    def node_count(self) -> int:
+        """`DataTree.getNodeCount`: ZooKeeper's map holds the root twice (as "" and as "/")."""
+        return len(self.nodes) + 1
+
     def get(self, path: str) -> DataNode | None:
         """`nodes.get`: "/" is the root's alias."""
         return self.nodes.get("" if path == "/" else path)
