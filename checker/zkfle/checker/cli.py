@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from zkfle.checker.commands import COMMANDS
+from zkfle.checker.commands import commands
 from zkfle.checker.errors import UsageError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="ZooKeeper 3.8 start-up, recovery and leader election: reference implementation and checker.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
+    for module in commands():
         module.register(subparsers)
     return parser
 
