@@ -428,6 +428,40 @@ def _create_verifier(props: Mapping[str, str], servers: list[QuorumServer]) -> Q
     return QuorumHierarchical(groups, weights, participants, observers, version)
 
 
+def parse_dynamic_config(
+    props: Mapping[str, str], *, standalone_enabled: bool = True, multi_address_enabled: bool = False
+) -> tuple[tuple[QuorumServer, ...], QuorumMaj | QuorumHierarchical, tuple[str, ...]]:
+    """`QuorumPeerConfig.parseDynamicConfig`: the `server.N`, `group.G`, `weight.S` and `version` keys.
+
+    Returns the servers (sorted by sid), the quorum verifier, and the warnings ZooKeeper logs.
+    """
+    warnings: list[str] = []
+    servers = [
+        parse_server(_suffix_long(k), v, multi_address_enabled=multi_address_enabled)
+        for k, v in props.items()
+        if k.startswith("server.")
+    ]
+    by_sid = {s.sid: s for s in servers}
+    verifier = _create_verifier(props, list(by_sid.values()))
+    voters = len(verifier.voting_members())
+    observers = len(verifier.observing_members())
+    if voters == 0:
+        if not standalone_enabled:
+            raise ConfigError("standaloneEnabled = false then number of participants should be >0")
+        if observers > 0:
+            raise ConfigError("Observers w/o participants is an invalid configuration")
+    elif voters == 1 and standalone_enabled:
+        warnings.append("Invalid configuration, only one server specified (ignoring)")
+        if observers > 0:
+            raise ConfigError("Observers w/o quorum is an invalid configuration")
+    elif voters <= 2:
+        warnings.append("No server failure will be tolerated. You need at least 3 servers.")
+    elif voters % 2 == 0:
+        warnings.append("Non-optimal configuration, consider an odd number of servers.")
+
+    return tuple(by_sid[sid] for sid in sorted(by_sid)), verifier, tuple(warnings)
+
+
 def parse_config(text: str, myid_text: str | None = None, *, multi_address_enabled: bool = False) -> QuorumPeerConfig:
     """`QuorumPeerConfig.parseProperties` + `setupQuorumPeerConfig` for a static zoo.cfg.
 
@@ -478,28 +512,10 @@ def parse_config(text: str, myid_text: str | None = None, *, multi_address_enabl
     if ints["tickTime"] == 0:
         raise ConfigError("tickTime is not set")
 
-    servers = [
-        parse_server(_suffix_long(k), v, multi_address_enabled=multi_address_enabled)
-        for k, v in props.items()
-        if k.startswith("server.")
-    ]
-    by_sid = {s.sid: s for s in servers}
-    verifier = _create_verifier(props, list(by_sid.values()))
-    voters = len(verifier.voting_members())
-    observers = len(verifier.observing_members())
-    if voters == 0:
-        if not standalone_enabled:
-            raise ConfigError("standaloneEnabled = false then number of participants should be >0")
-        if observers > 0:
-            raise ConfigError("Observers w/o participants is an invalid configuration")
-    elif voters == 1 and standalone_enabled:
-        warnings.append("Invalid configuration, only one server specified (ignoring)")
-        if observers > 0:
-            raise ConfigError("Observers w/o quorum is an invalid configuration")
-    elif voters <= 2:
-        warnings.append("No server failure will be tolerated. You need at least 3 servers.")
-    elif voters % 2 == 0:
-        warnings.append("Non-optimal configuration, consider an odd number of servers.")
+    servers, verifier, dynamic_warnings = parse_dynamic_config(
+        props, standalone_enabled=standalone_enabled, multi_address_enabled=multi_address_enabled
+    )
+    warnings.extend(dynamic_warnings)
 
     server_id = parse_myid(myid_text) if myid_text is not None else None
     by_list = LearnerType.OBSERVER if server_id in verifier.observing_members() else LearnerType.PARTICIPANT
@@ -510,7 +526,7 @@ def parse_config(text: str, myid_text: str | None = None, *, multi_address_enabl
         )
         peer_type = by_list
     config = QuorumPeerConfig(
-        servers=tuple(by_sid[sid] for sid in sorted(by_sid)),
+        servers=servers,
         verifier=verifier,
         server_id=server_id,
         peer_type=peer_type,
