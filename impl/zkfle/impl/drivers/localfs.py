@@ -37,6 +37,13 @@ class LocalFileSystem:
         with open(path, "ab") as f:
             f.write(data)
 
+    def write_at(self, path: str, offset: int, data: bytes) -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, offset)
+        finally:
+            os.close(fd)
+
     def fsync(self, path: str) -> None:
         fd = os.open(path, os.O_RDONLY)
         try:

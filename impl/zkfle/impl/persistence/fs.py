@@ -36,6 +36,10 @@ class FileSystem(Protocol):
         ...
 
     def append_bytes(self, path: str, data: bytes) -> None: ...
+    def write_at(self, path: str, offset: int, data: bytes) -> None:
+        """`FileChannel.write(buf, position)` / pwrite: overwrite at `offset`; a gap past the end reads as zeros."""
+        ...
+
     def fsync(self, path: str) -> None: ...
     def rename(self, src: str, dst: str) -> None:
         """POSIX rename: replaces `dst` if it exists."""
@@ -118,6 +122,12 @@ class MemoryFileSystem:
     def append_bytes(self, path: str, data: bytes) -> None:
         norm = self._need_parent(path)
         self._files.setdefault(norm, _File()).data += data
+
+    def write_at(self, path: str, offset: int, data: bytes) -> None:
+        entry = self._file(path)
+        if offset > len(entry.data):
+            entry.data.extend(bytes(offset - len(entry.data)))
+        entry.data[offset : offset + len(data)] = data
 
     def fsync(self, path: str) -> None:
         entry = self._file(path)
@@ -241,6 +251,13 @@ class CopyOnWriteFileSystem:
     def append_bytes(self, path: str, data: bytes) -> None:
         self._over.append_bytes(self._prepare_write(path), data)
         self.changes.append(("append", self._norm(path)))
+
+    def write_at(self, path: str, offset: int, data: bytes) -> None:
+        norm = self._prepare_write(path)
+        if not self._over.exists(norm):
+            raise FileNotFoundError(path)
+        self._over.write_at(norm, offset, data)
+        self.changes.append(("write", norm))
 
     def fsync(self, path: str) -> None:
         self._reader(path)

@@ -339,9 +339,8 @@ class TxnLogWriter:
 
     Bytes go through a model of Java's 8 KiB `BufferedOutputStream` (fed by `DataOutputStream`: an int is
     four single-byte writes, a long one 8-byte write - JDK 17), so the channel position that
-    `FilePadding.padFile` looks at is ZooKeeper's. Preallocation writes one zero byte at the new end,
-    which here appends zeros; a later write inside the padding truncates to the write position, appends,
-    then re-appends the zeros, because FileSystem has no positional write.
+    `FilePadding.padFile` looks at is ZooKeeper's. Preallocation writes one zero byte at the new end
+    (a sparse file on a real disk, as ZooKeeper's), and entries are written at the channel position.
     """
 
     def __init__(
@@ -364,18 +363,9 @@ class TxnLogWriter:
     def _physical_write(self, log: _OpenLog, chunk: bytes) -> None:
         if not chunk:
             return
-        if log.size > log.position:
-            self.fs.truncate(log.path, log.position)
-            self.fs.append_bytes(log.path, chunk)
-            log.position += len(chunk)
-            if log.size > log.position:
-                self.fs.append_bytes(log.path, bytes(log.size - log.position))
-            else:
-                log.size = log.position
-        else:
-            self.fs.append_bytes(log.path, chunk)
-            log.position += len(chunk)
-            log.size = log.position
+        self.fs.write_at(log.path, log.position, chunk)
+        log.position += len(chunk)
+        log.size = max(log.size, log.position)
 
     def _flush_buffer(self, log: _OpenLog) -> None:
         chunk = bytes(log.pending)
@@ -405,7 +395,7 @@ class TxnLogWriter:
         new_size = calculate_file_size_with_padding(log.position, log.padded, self.prealloc_size)
         if new_size != log.padded:
             if new_size > log.size:
-                self.fs.append_bytes(log.path, bytes(new_size - log.size))
+                self.fs.write_at(log.path, new_size - 1, b"\0")
                 log.size = new_size
             log.padded = new_size
 
