@@ -45,6 +45,7 @@ def measure(prealloc: int) -> None:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             whole.append(time.perf_counter() - started)
         inner = []
+        report = inspect_data_dir(LocalFileSystem(), str(data))
         for _ in range(RUNS):
             started = time.perf_counter()
             report = inspect_data_dir(LocalFileSystem(), str(data))

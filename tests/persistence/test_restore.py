@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -251,14 +250,13 @@ def test_writer_truncate_and_dir_checks() -> None:
     assert check_dirs(fs, d, d) is None
 
 
-def test_restore_of_10000_txns_is_fast() -> None:
+def test_restore_of_10000_txns() -> None:
+    """Correctness at the size of the issue's speed target; the timing is bench/bench_datadir.py's job."""
     fs = MemoryFileSystem()
     _build(fs, 10_000, per_file=2_500, snapshot_every=4_000)
-    start = time.perf_counter()
     restored = restore(fs, "/d/version-2", "/d/version-2")
-    elapsed = time.perf_counter() - start
     assert restored.highest_zxid == make_zxid(1, 10_001)
-    assert elapsed < 2.0, elapsed
+    assert restored.snapshot_used == "snapshot.100001f40"
 
 
 def test_parse_is_exact_about_snapshot_magic() -> None:

