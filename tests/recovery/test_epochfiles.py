@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from zkfle.impl.core.javalang import parse_long
 from zkfle.impl.persistence.epochfiles import (
     EpochFileError,
     EpochWrite,
     WriteStep,
-    parse_java_long,
     read_long_from_file,
     write_long_to_file,
 )
@@ -72,7 +72,7 @@ def test_missing_file_is_file_not_found() -> None:
 
 
 def test_unicode_digits_as_java_character_digit() -> None:
-    assert parse_java_long("\u0661\u0662") == 12  # ARABIC-INDIC digits one, two
+    assert parse_long("\u0661\u0662") == 12  # ARABIC-INDIC digits one, two
 
 
 @given(st.integers(INT64_MIN, INT64_MAX))
@@ -80,7 +80,7 @@ def test_round_trip(value: int) -> None:
     fs = fs_with(None)
     write_long_to_file(fs, PATH, value)
     assert read_long_from_file(fs, PATH) == value
-    assert parse_java_long(str(value)) == value
+    assert parse_long(str(value)) == value
 
 
 def test_atomic_write_steps_and_crash_windows() -> None:

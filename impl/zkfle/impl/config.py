@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from zkfle.impl.core.javalang import HostPortError, host_and_port, java_split, parse_long
 from zkfle.impl.core.quorum import ConfigError, QuorumHierarchical, QuorumMaj
 from zkfle.spec.vocabulary import LearnerType
 
@@ -43,8 +44,6 @@ _WRONG_FORMAT = (
     " does not have the form server_config or server_config;client_config where server_config is the pipe"
     " separated list of host:port:port or host:port:port:type and client_config is port or host:port"
 )
-_INT_RE = re.compile(r"[+-]?[0-9]+")
-_HEX_RE = re.compile(r"[+-]?[0-9a-fA-F]+")
 INT32_MAX = (1 << 31) - 1
 INT64_MAX = (1 << 63) - 1
 
@@ -132,25 +131,13 @@ def parse_properties(text: str) -> dict[str, str]:
 # --- Java number parsing and String.split ---------------------------------------------------------------
 
 
-def _java_split(value: str, sep: str) -> list[str]:
-    """`String.split(sep)` for a literal separator: trailing empty strings are removed; no match -> [value]."""
-    if sep not in value:
-        return [value]
-    parts = value.split(sep)
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
-
-
 def _parse_java_int(text: str, *, bits: int = 32, radix: int = 10) -> int:
-    """`Integer.parseInt` / `Long.parseLong` (ASCII digits); failure -> `NumberFormatException` text."""
-    pattern = _INT_RE if radix == 10 else _HEX_RE
-    if pattern.fullmatch(text):
-        value = int(text, radix)
-        if -(1 << (bits - 1)) <= value < 1 << (bits - 1):
-            return value
-    suffix = "" if radix == 10 else f" under radix {radix}"
-    raise ConfigError(f'For input string: "{text}"{suffix}')
+    """`Integer.parseInt` / `Long.parseLong`; failure -> `NumberFormatException` text as a ConfigError."""
+    value = parse_long(text, bits=bits, radix=radix)
+    if value is None:
+        suffix = "" if radix == 10 else f" under radix {radix}"
+        raise ConfigError(f'For input string: "{text}"{suffix}')
+    return value
 
 
 def _parse_java_long(text: str, *, radix: int = 10) -> int:
@@ -206,17 +193,11 @@ def _delimited(host: str) -> str:
 
 
 def _host_and_port(text: str) -> list[str]:
-    """`ConfigUtils.getHostAndPort`: `[v6]:a:b` keeps the bracketed host whole; otherwise split on `:`."""
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0:
-            raise ConfigError(text + " starts with '[' but has no matching ']:'")
-        if close + 2 == len(text):
-            raise ConfigError(text + " doesn't have a port after colon")
-        if close + 2 < len(text):
-            return [text[1:close], *_java_split(text[close + 2 :], ":")]
-        return [text.replace("[", "").replace("]", "")]
-    return _java_split(text, ":")
+    """`ConfigUtils.getHostAndPort`, its errors as ConfigError."""
+    try:
+        return host_and_port(text)
+    except HostPortError as exc:
+        raise ConfigError(exc.message) from None
 
 
 def _socket_port(host: str, port_text: str) -> int:
@@ -247,8 +228,8 @@ def parse_server(sid: int, value: str, *, multi_address_enabled: bool = False) -
 
     `multi_address_enabled` is the system property `zookeeper.multiAddress.enabled` (default false).
     """
-    server_client = _java_split(value, ";")
-    server_parts = _java_split(server_client[0], "|") if server_client else [""]
+    server_client = java_split(value, ";")
+    server_parts = java_split(server_client[0], "|") if server_client else [""]
     client_host: str | None = None
     client_port: int | None = None
     if len(server_client) == 2:
@@ -417,7 +398,7 @@ def _create_verifier(props: Mapping[str, str], servers: list[QuorumServer]) -> Q
     weights: dict[int, int] = {}
     for key, value in props.items():
         if key.startswith("group"):
-            members = [_parse_java_long(part) for part in _java_split(value, ":")]
+            members = [_parse_java_long(part) for part in java_split(value, ":")]
             for sid in members:
                 if sid in seen:
                     raise ConfigError(f"Server {sid}is in multiple groups")

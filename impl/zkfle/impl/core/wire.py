@@ -20,6 +20,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
+from zkfle.impl.core.javalang import HostPortError, host_and_port, java_split
 from zkfle.spec.vocabulary import ServerState
 from zkfle.spec.zxid import epoch_of
 
@@ -328,24 +329,10 @@ def _is_wildcard(host: str) -> bool:
 
 def _split_host_port(text: str) -> list[str] | None:
     """`ConfigUtils.getHostAndPort` with its ConfigExceptions as None."""
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0 or close + 2 == len(text):
-            return None
-        if close + 2 < len(text):
-            return [text[1:close], *_split_keep_java(text[close + 2 :], ":")]
-        return [text.replace("[", "").replace("]", "")]
-    return _split_keep_java(text, ":")
-
-
-def _split_keep_java(text: str, sep: str) -> list[str]:
-    """`String.split` for a literal separator: trailing empty strings dropped; no match -> [text]."""
-    if sep not in text:
-        return [text]
-    parts = text.split(sep)
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
+    try:
+        return host_and_port(text)
+    except HostPortError:
+        return None
 
 
 def _java_int(text: str) -> int | None:
@@ -386,7 +373,7 @@ def decode_initial_message(
     raw = data[20 : 20 + remaining]
     text = raw.decode("utf-8", errors="replace")
     addresses: list[tuple[str, int]] = []
-    for address in _split_keep_java(text, "|"):
+    for address in java_split(text, "|"):
         host_port = _split_host_port(address)
         if host_port is None or len(host_port) != 2:
             return InitialMessageError(f"Badly formed address: {address}")

@@ -8,13 +8,12 @@ it), then `Long.parseLong` with no trimming; anything else is `IOException("Foun
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
+from zkfle.impl.core.javalang import parse_long
 from zkfle.impl.persistence.fs import FileSystem, join
-from zkfle.spec.zxid import INT64_MAX, INT64_MIN
 
 CURRENT_EPOCH_FILENAME = "currentEpoch"
 """`QuorumPeer.CURRENT_EPOCH_FILENAME`."""
@@ -50,23 +49,10 @@ def first_line(data: bytes) -> str | None:
     return text
 
 
-def parse_java_long(text: str) -> int | None:
-    """`Long.parseLong(text)`: optional sign, then decimal digits (any Unicode Nd digit, as `Character.digit`
-    accepts), in range of a signed 64-bit long; None where Java throws NumberFormatException. Unlike Python's
-    `int()`, no whitespace and no underscores are accepted."""
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    if not digits or not all(unicodedata.category(c) == "Nd" for c in digits):
-        return None
-    value = int("".join(str(unicodedata.decimal(c)) for c in digits))
-    if text.startswith("-"):
-        value = -value
-    return value if INT64_MIN <= value <= INT64_MAX else None
-
-
 def read_long_from_file(fs: FileSystem, path: str) -> int:
     """`QuorumPeer.readLongFromFile`: `FileNotFoundError` if absent, `EpochFileError` if not a long."""
     line = first_line(fs.read_bytes(path))
-    value = None if line is None else parse_java_long(line)
+    value = None if line is None else parse_long(line)
     if value is None:
         raise EpochFileError(f"Found {'null' if line is None else line} in {path}")
     return value
