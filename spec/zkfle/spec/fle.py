@@ -10,13 +10,23 @@ TLA+ spec has one. Queues, threads and clocks are not modelled: a driver feeds t
 Not modelled: dynamic reconfiguration inside WorkerReceiver (`processReconfig`, "restarting leader election"),
 the `QuorumOracleMaj` two-node oracle (never consulted for `QuorumMaj` or `QuorumHierarchical`), JMX, and
 `Leader.reportLookingSid` (ZOOKEEPER-3109; it does not change what the election sends or decides).
+Modelled although it is a crash: `QuorumHierarchical.getWeight` throws NullPointerException for a server
+without a weight, which ends lookForLeader and makes `QuorumPeer.run` start it again (`Step.aborted`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from zkfle.spec.quorum import QuorumSystem, QuorumView, current_and_next_voters, has_all_quorums, voters, weight
+from zkfle.spec.quorum import (
+    QuorumSystem,
+    QuorumView,
+    current_and_next_voters,
+    has_all_quorums,
+    has_weight,
+    voters,
+    weight,
+)
 from zkfle.spec.vocabulary import LearnerType, ServerState, Vote
 from zkfle.spec.zxid import INT64_MIN, NO_ZXID, Epoch, ServerId, Zxid
 
@@ -137,13 +147,18 @@ class Step:
 
     `send_notifications`: call `sendNotifications()` — one LOOKING notification with `state.proposal` and
     `state.round` to every sid in `current_and_next_voters` (ourselves included). `requeue`: put this
-    notification back at the tail of the receive queue. `decision`: the election is over.
+    notification back at the tail of the receive queue. `decision`: the election is over. `aborted`:
+    lookForLeader threw (`QuorumHierarchical.getWeight` of a server without a weight, inside
+    `totalOrderPredicate`); `QuorumPeer.run` catches it ("Unexpected exception"), stays LOOKING and calls
+    lookForLeader again, so the driver starts `look_for_leader(state.round, ...)` and keeps the receive
+    queue (`leaveInstance` was not reached).
     """
 
     state: ElectionState
     send_notifications: bool = False
     requeue: Notification | None = None
     decision: Decision | None = None
+    aborted: bool = False
 
 
 def total_order_predicate(system: QuorumSystem, new: Vote, cur: Vote, *, pre_1419: bool = False) -> bool:
@@ -304,16 +319,23 @@ def receive_looking(peer: Peer, state: ElectionState, n: Notification) -> Step:
        in the same round a better vote becomes our proposal and we notify.
     3. The sender's vote is recorded in `recvset`; if it now backs our proposal with all quorums
        (`decision_allowed`) the finalize loop starts.
+
+    Where `totalOrderPredicate` is called for a leader without a weight the election aborts (`Step.aborted`),
+    after a later round has already moved our clock (`logicalclock.set` comes before the predicate).
     """
     if NO_ZXID in (state.initial.zxid, n.zxid):
         return Step(state)
     system, pre_1419 = peer.view.current, peer.pre_1419
     round_, proposal, recvset, send = state.round, state.proposal, state.recvset, False
+    if n.election_epoch < state.round:
+        return Step(state)
+    if not has_weight(system, n.leader):
+        if n.election_epoch > state.round:
+            return Step(replace(state, round=n.election_epoch, recvset=()), aborted=True)
+        return Step(state, aborted=True)
     if n.election_epoch > state.round:
         round_, recvset, send = n.election_epoch, (), True
         proposal = n.vote if total_order_predicate(system, n.vote, state.initial, pre_1419=pre_1419) else state.initial
-    elif n.election_epoch < state.round:
-        return Step(state)
     elif total_order_predicate(system, n.vote, state.proposal, pre_1419=pre_1419):
         proposal, send = n.vote, True
     recvset = put_vote(recvset, n.sid, ElectionVote(n.leader, n.zxid, n.election_epoch, n.peer_epoch))
@@ -326,8 +348,11 @@ def finalize_received(peer: Peer, state: ElectionState, m: Notification) -> Step
 
     If it beats our proposal it is put back at the tail of the queue and the finalize loop ends (the main loop
     will handle it); anything else — whatever its round, state or sender — is discarded and the wait goes on.
+    The loop filters nothing, so a leader without a weight aborts the election here too (`Step.aborted`).
     """
     assert state.finalizing
+    if not has_weight(peer.view.current, m.leader):
+        return Step(state, aborted=True)
     if total_order_predicate(peer.view.current, m.vote, state.proposal, pre_1419=peer.pre_1419):
         return Step(replace(state, finalizing=False), requeue=m)
     return Step(state)

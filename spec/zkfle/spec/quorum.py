@@ -92,7 +92,8 @@ def weight(system: QuorumSystem, sid: ServerId) -> int:
 
     `QuorumMaj` answers 1 for any id. `QuorumHierarchical` answers the stored weight; for an id without one
     ZooKeeper unboxes null and throws NullPointerException (semantics.md §6.2). The spec answers 0 there:
-    such an id is never preferred by the vote order, which is what every caller that cannot crash sees.
+    such an id is never preferred by the vote order; the election rules ask `has_weight` first and model the
+    exception where ZooKeeper would throw it.
     """
     match system:
         case MajoritySystem():
@@ -103,6 +104,20 @@ def weight(system: QuorumSystem, sid: ServerId) -> int:
                     if member == sid:
                         return member_weight
             return 0
+
+
+def has_weight(system: QuorumSystem, sid: ServerId) -> bool:
+    """Whether `QuorumVerifier.getWeight(sid)` returns at all.
+
+    `QuorumMaj.getWeight` answers 1 for any id. `QuorumHierarchical.getWeight` returns
+    `serverWeight.get(id)` unboxed to a `long`: for an id without a stored weight that is a
+    NullPointerException (semantics.md §6.2), which `totalOrderPredicate` does not catch.
+    """
+    match system:
+        case MajoritySystem():
+            return True
+        case HierarchicalSystem():
+            return any(member == sid for group in system.groups for member, _ in group.members)
 
 
 def is_quorum(system: QuorumSystem, sids: Iterable[ServerId]) -> bool:
