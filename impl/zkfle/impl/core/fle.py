@@ -32,8 +32,11 @@ the 2-node oracle (`QuorumOracleMaj`; never consulted for QuorumMaj/QuorumHierar
 from __future__ import annotations
 
 import enum
+import functools
 from collections import deque
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from zkfle.impl.core.quorum import MissingWeightError, QuorumVerifier
 from zkfle.spec.vocabulary import LearnerType, ServerState, Vote
@@ -46,6 +49,16 @@ LOOKING = ServerState.LOOKING
 FOLLOWING = ServerState.FOLLOWING
 LEADING = ServerState.LEADING
 OBSERVING = ServerState.OBSERVING
+
+
+MAX_POLLS_PER_INPUT = 10_000
+"""A bound on the notifications lookForLeader takes from its queue in reaction to one input.
+
+The core drains its queue within an input, as if the election thread always kept up. Only a vote order that
+is not a total order (the pre-ZOOKEEPER-1419 switch) can keep requeueing votes that beat each other forever;
+there the bound leaves the rest queued for the next input or timer, and the election, as in ZooKeeper, does
+not settle. A correct order never comes near it.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +128,25 @@ class ElectionVote:
         return Vote(ServerId(self.leader), Zxid(self.zxid), Epoch(self.peer_epoch))
 
 
-def vote_equals(a: ElectionVote, b: ElectionVote, *, strict: bool = False) -> bool:
+class VoteView(Protocol):
+    """The fields `Vote.equals` and `checkLeader` read: an `ElectionVote`, or a LOOKING `Notification`
+    standing for the vote built from it (see `_Round.recvset`)."""
+
+    @property
+    def leader(self) -> int: ...
+    @property
+    def zxid(self) -> int: ...
+    @property
+    def election_epoch(self) -> int: ...
+    @property
+    def peer_epoch(self) -> int: ...
+    @property
+    def state(self) -> ServerState: ...
+    @property
+    def version(self) -> int: ...
+
+
+def vote_equals(a: VoteView, b: VoteView, *, strict: bool = False) -> bool:
     """`Vote.equals` (ZOOKEEPER-1732/1805): LOOKING on either side -> id, zxid, electionEpoch, peerEpoch;
     otherwise id only when exactly one side has version > 0, else id and peerEpoch.
 
@@ -231,14 +262,79 @@ class Step:
     events: tuple[TraceEvent, ...] = ()
 
 
+_NOTHING = Step()
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """A wait of `lookForLeader` and the step that does nothing but (re)arm it -- what most notifications
+    produce. Both are immutable, so `_wait` builds them once per timeout value instead of once per input."""
+
+    timer: SetTimer
+    rearm_only: Step
+
+
+@functools.cache
+def _wait(kind: TimerKind, ms: int) -> _Wait:
+    """The shared `_Wait` for `kind` and `ms` (few distinct values: the constants and the doublings)."""
+    timer = SetTimer(kind, ms)
+    return _Wait(timer, Step((timer,)))
+
+
+VoteKey = tuple[int, int, int, int]
+"""(leader, zxid, electionEpoch, peerEpoch): all that `Vote.equals` compares when either vote is LOOKING."""
+
+_NO_ACKS: frozenset[int] = frozenset()
+"""The ack set of a vote nobody in `recvset` holds."""
+
+
 @dataclass(slots=True)
 class _Round:
-    """The locals of one `lookForLeader` call: `recvset`, `outofelection`, `notTimeout`, finalize flag."""
+    """The locals of one `lookForLeader` call: `recvset`, `outofelection`, the two waits, finalize flag.
 
-    not_timeout_ms: int
-    recvset: dict[int, ElectionVote] = field(default_factory=dict)
+    Speed choices (the LOOKING notification is the hot path):
+    * `recvset[sid]` for a LOOKING sender is the notification itself. ZooKeeper stores
+      `new Vote(leader, zxid, electionEpoch, peerEpoch)`: the same fields, state LOOKING, version 0, and
+      `Vote.equals` never reads the version when either side is LOOKING. Building a frozen `ElectionVote`
+      per notification cost more than the rest of its processing.
+    * `acks[key]` is the set of sids in `recvset` whose vote has that key, kept in step by `put_vote`, so
+      "does a quorum back (proposal, logicalclock)?" after each LOOKING notification is a dict lookup
+      instead of a scan of `recvset` (the query is LOOKING, so equality is equality of keys).
+
+    `poll` is the `recvqueue.poll(notTimeout)` wait (its ms is `notTimeout`), `finalize` the
+    `poll(finalizeWait)` one.
+    """
+
+    poll: _Wait
+    finalize: _Wait
+    recvset: dict[int, VoteView] = field(default_factory=dict)
+    acks: dict[VoteKey, set[int]] = field(default_factory=dict)
     outofelection: dict[int, ElectionVote] = field(default_factory=dict)
     finalizing: bool = False
+
+    def put_vote(self, sid: int, vote: VoteView) -> None:
+        """`recvset.put(sid, vote)`, moving `sid` to the ack set of its new vote."""
+        key = (vote.leader, vote.zxid, vote.election_epoch, vote.peer_epoch)
+        old = self.recvset.get(sid)
+        self.recvset[sid] = vote
+        if old is not None:
+            old_key = (old.leader, old.zxid, old.election_epoch, old.peer_epoch)
+            if old_key == key:
+                return
+            old_acks = self.acks[old_key]
+            old_acks.discard(sid)
+            if not old_acks:
+                del self.acks[old_key]
+        acks = self.acks.get(key)
+        if acks is None:
+            self.acks[key] = {sid}
+        else:
+            acks.add(sid)
+
+    def clear_recvset(self) -> None:
+        """`recvset.clear()`."""
+        self.recvset.clear()
+        self.acks.clear()
 
 
 class FastLeaderElection:
@@ -345,10 +441,14 @@ class FastLeaderElection:
 
     def _start_round(self) -> None:
         """Fresh `recvset`/`outofelection`/`notTimeout`; `logicalclock += 1`; the initial vote; send it."""
-        self._round = _Round(self.options.min_notification_interval_ms)
+        options = self.options
+        self._round = _Round(
+            _wait(TimerKind.POLL, options.min_notification_interval_ms),
+            _wait(TimerKind.FINALIZE, options.finalize_wait_ms),
+        )
         self.logicalclock += 1
         self._update_proposal(self.init_id(), self.init_last_logged_zxid(), self.init_peer_epoch())
-        self._events.append(ElectionStart(self.logicalclock, self.proposal().ordered()))
+        self._events.append(ElectionStart(self.logicalclock, self._proposed_vote()))
         self._send_notifications()
 
     def receive(self, n: Notification) -> Step:
@@ -373,7 +473,7 @@ class FastLeaderElection:
             self._send_notifications()
         else:
             self._effects.append(ConnectAll())
-        rnd.not_timeout_ms = min(2 * rnd.not_timeout_ms, self.options.max_notification_interval_ms)
+        rnd.poll = _wait(TimerKind.POLL, min(2 * rnd.poll.timer.ms, self.options.max_notification_interval_ms))
         return self._pump(polled=True)
 
     def set_peer_state(self, state: ServerState) -> Step:
@@ -410,19 +510,20 @@ class FastLeaderElection:
             new_epoch == cur_epoch and (new_zxid > cur_zxid or (new_zxid == cur_zxid and new_id > cur_id))
         )
 
-    def has_all_quorums(self, votes: dict[int, ElectionVote], vote: ElectionVote) -> bool:
-        """`getVoteTracker(votes, vote).hasAllQuorums()`: the sids whose vote equals `vote`, restricted to
-        each verifier's voters (`SyncedLearnerTracker.addAck`), form a quorum of every verifier."""
+    def has_all_quorums(self, votes: Mapping[int, VoteView], vote: VoteView) -> bool:
+        """`getVoteTracker(votes, vote).hasAllQuorums()`: the sids whose vote equals `vote` are a quorum of
+        every tracked verifier (see `_is_quorum`)."""
         strict = self.options.pre_zk1732_vote_equality
-        acks = [sid for sid, v in votes.items() if vote_equals(vote, v, strict=strict)]
-        if self._unfiltered:
-            return self.verifier.contains_quorum(frozenset(acks))
-        for verifier, voting in self._trackers:
-            if not verifier.contains_quorum(frozenset(s for s in acks if s in voting)):
-                return False
-        return True
+        return self._is_quorum({sid for sid, v in votes.items() if vote_equals(vote, v, strict=strict)})
 
-    def check_leader(self, votes: dict[int, ElectionVote], leader: int, election_epoch: int) -> bool:
+    def _is_quorum(self, acks: Set[int]) -> bool:
+        """`SyncedLearnerTracker.hasAllQuorums`: `acks`, restricted to each verifier's voters (`addAck`),
+        contains a quorum of every verifier."""
+        if self._unfiltered:
+            return self.verifier.contains_quorum(acks)
+        return all(verifier.contains_quorum(acks & voting) for verifier, voting in self._trackers)
+
+    def check_leader(self, votes: Mapping[int, VoteView], leader: int, election_epoch: int) -> bool:
         """`checkLeader`: another leader must have told us it is LEADING (ZOOKEEPER-975); we may lead only
         in the round we are in (ZOOKEEPER-1514)."""
         if leader != self.myid:
@@ -488,10 +589,12 @@ class FastLeaderElection:
         then (re)arm the wait lookForLeader is blocked in. `polled` = a poll has already returned."""
         loopback = self._loopback
         queue = self.recvqueue
+        polls = 0
         while True:
             if loopback:
                 self._worker_receiver(loopback.popleft())
-            elif self._round is not None and queue:
+            elif self._round is not None and queue and polls < MAX_POLLS_PER_INPUT:
+                polls += 1
                 polled = True
                 try:
                     self._poll_returned(queue.popleft(), self._round)
@@ -500,14 +603,19 @@ class FastLeaderElection:
             else:
                 break
         rnd = self._round
+        effects = self._effects
         if rnd is not None and polled:
-            kind = TimerKind.FINALIZE if rnd.finalizing else TimerKind.POLL
+            wait = rnd.finalize if rnd.finalizing else rnd.poll
+            kind = wait.timer.kind
             if self._armed is not None and self._armed is not kind:
-                self._effects.append(CancelTimer(self._armed))
+                effects.append(CancelTimer(self._armed))
             self._armed = kind
-            ms = self.options.finalize_wait_ms if rnd.finalizing else rnd.not_timeout_ms
-            self._effects.append(SetTimer(kind, ms))
-        step = Step(tuple(self._effects), tuple(self._events))
+            if not effects and not self._events:
+                return wait.rearm_only
+            effects.append(wait.timer)
+        elif not effects and not self._events:
+            return _NOTHING
+        step = Step(tuple(effects), tuple(self._events))
         self._effects.clear()
         self._events.clear()
         return step
@@ -535,13 +643,13 @@ class FastLeaderElection:
             return  # "Ignoring notification as our zxid is -1" / "... from member with -1 zxid"
         if n.election_epoch > self.logicalclock:
             self.logicalclock = n.election_epoch
-            rnd.recvset.clear()
+            rnd.clear_recvset()
             init_id, init_zxid, init_epoch = self.init_id(), self.init_last_logged_zxid(), self.init_peer_epoch()
             if self.total_order_predicate(n.leader, n.zxid, n.peer_epoch, init_id, init_zxid, init_epoch):
                 self._update_proposal(n.leader, n.zxid, n.peer_epoch)
             else:
                 self._update_proposal(init_id, init_zxid, init_epoch)
-            self._events.append(ProposalChanged(self.logicalclock, self.proposal().ordered()))
+            self._events.append(ProposalChanged(self.logicalclock, self._proposed_vote()))
             self._send_notifications()
         elif n.election_epoch < self.logicalclock:
             return  # "Notification election epoch is smaller than logicalclock"
@@ -549,10 +657,11 @@ class FastLeaderElection:
             n.leader, n.zxid, n.peer_epoch, self.proposed_leader, self.proposed_zxid, self.proposed_epoch
         ):
             self._update_proposal(n.leader, n.zxid, n.peer_epoch)
-            self._events.append(ProposalChanged(self.logicalclock, self.proposal().ordered()))
+            self._events.append(ProposalChanged(self.logicalclock, self._proposed_vote()))
             self._send_notifications()
-        rnd.recvset[n.sid] = ElectionVote(n.leader, n.zxid, n.election_epoch, n.peer_epoch)
-        if self.has_all_quorums(rnd.recvset, self.proposal_end_vote()):
+        rnd.put_vote(n.sid, n)  # the notification stands for its LOOKING vote (see `_Round`)
+        end_vote = (self.proposed_leader, self.proposed_zxid, self.logicalclock, self.proposed_epoch)
+        if self._is_quorum(rnd.acks.get(end_vote, _NO_ACKS)):  # has_all_quorums(recvset, proposal_end_vote())
             rnd.finalizing = True
 
     def _received_following_notification(self, n: Notification, rnd: _Round) -> None:
@@ -561,7 +670,7 @@ class FastLeaderElection:
         seen = ElectionVote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, n.state, n.version)
         end_vote = ElectionVote(n.leader, n.zxid, n.election_epoch, n.peer_epoch)
         if n.election_epoch == self.logicalclock:
-            rnd.recvset[n.sid] = ElectionVote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, n.state)
+            rnd.put_vote(n.sid, ElectionVote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, n.state))
             if self.has_all_quorums(rnd.recvset, seen) and self.check_leader(rnd.recvset, n.leader, n.election_epoch):
                 self._decide(n.leader, end_vote)
                 return
@@ -578,6 +687,10 @@ class FastLeaderElection:
         self.proposed_leader = leader
         self.proposed_zxid = zxid
         self.proposed_epoch = epoch
+
+    def _proposed_vote(self) -> Vote:
+        """`proposal().ordered()` without the intermediate `ElectionVote`."""
+        return Vote(ServerId(self.proposed_leader), Zxid(self.proposed_zxid), Epoch(self.proposed_epoch))
 
     def _decide(self, leader: int, vote: ElectionVote) -> None:
         """`setPeerState(leader, voteSet)`, `leaveInstance` (clears the receive queue), return `vote`;
