@@ -126,6 +126,22 @@ class DataDirReport:
         return None
 
     @property
+    def exception(self) -> str | None:
+        """The exception line ZooKeeper prints for a refusal: `java.io.IOException: <message>`, or the class
+        alone when the exception has no message (an EOFException from a log cut inside its header)."""
+        if self.datadir_error is not None:
+            kind = (
+                "LogDirContentCheckException"
+                if self.datadir_error.startswith("Log")
+                else "SnapDirContentCheckException"
+            )
+            return f"org.apache.zookeeper.server.persistence.FileTxnSnapLog${kind}: {self.datadir_error}"
+        if isinstance(self.outcome, DatabaseRefused):
+            refused = self.outcome
+            return f"{refused.java_class}: {refused.message}" if refused.message else refused.java_class
+        return None
+
+    @property
     def log(self) -> tuple[LogLine, ...]:
         return () if self.outcome is None else self.outcome.log
 
@@ -362,6 +378,18 @@ def explain(report: DataDirReport) -> tuple[str, ...]:
         lines.append(
             "ZooKeeper never skips a damaged entry. What you can do: move version-2 aside and let the server sync "
             "from the leader, or cut the log file at the offset above (the entries from there on are lost)."
+        )
+    elif (
+        message == ""
+        and isinstance(report.outcome, DatabaseRefused)
+        and report.outcome.java_class.endswith("EOFException")
+    ):
+        short = [log for log in report.txn_logs if log.end is EndKind.HEADER_EOF]
+        names = ", ".join(f"{log.name} ({log.size} bytes)" for log in short) or "a txn log"
+        lines.append(
+            f"{names} is shorter than the 16-byte log header, as a crash right after ZooKeeper created the file "
+            "leaves it; 3.8 cannot open it and fails with a bare EOFException. Such a file holds no transaction: "
+            "moving it aside lets the server start."
         )
     elif message.startswith("No snapshot found"):
         lines.append(

@@ -161,7 +161,7 @@ def _refuse(
     java_class: str = "java.io.IOException",
 ) -> DatabaseRefused:
     log.append(LogLine(Level.ERROR, "Unable to load database on disk"))
-    log.append(LogLine(Level.ERROR, f"{java_class}: {message}"))
+    log.append(LogLine(Level.ERROR, f"{java_class}: {message}" if message else java_class))
     log.append(LogLine(Level.ERROR, "Unexpected exception, exiting abnormally"))
     log.append(LogLine(Level.ERROR, f"Exiting JVM with code {EXIT_CODE_UNEXPECTED}"))
     return DatabaseRefused(message, zxid, current, accepted, restored, tuple(log), java_class)

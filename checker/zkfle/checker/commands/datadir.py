@@ -87,6 +87,7 @@ def to_json(report: DataDirReport) -> dict[str, Any]:
         "current_epoch_tmp": current_tmp.value,
         "verdict": "start" if report.would_start else "refuse",
         "message": report.message,
+        "exception": report.exception,
         "exit_code": report.exit_code,
         "epoch_files": {
             name: {"present": info.present, "value": info.value, "error": info.error} for name, info in epoch.items()
@@ -199,7 +200,7 @@ def to_text(report: DataDirReport) -> list[str]:
         )
     else:
         out.append(f"Verdict: REFUSE. ZooKeeper 3.8 exits with code {report.exit_code}:")
-        out.append(f"  {report.message}")
+        out.append(f"  {report.exception}")
     out.append("Start-up would write:" if report.would_write else "Start-up writes nothing.")
     out += [f"  {change}" for change in report.would_write]
     why = explain(report)
