@@ -1,0 +1,203 @@
+"""The durable-state invariants: EPOCH_ORDER, EPOCH_COVERS_LOG, RECOVERY_FAITHFUL, TXN_EPOCH."""
+
+from __future__ import annotations
+
+from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.world import Handler, HandlerKey, ServerTrack, World
+from zkfle.spec.invariants import Invariant
+from zkfle.spec.recovery import Loaded, load_database
+from zkfle.spec.trace import (
+    Crash,
+    EpochWrite,
+    Recovered,
+    RecoveryFailed,
+    Snapshot,
+    Truncated,
+    TxnLogged,
+)
+from zkfle.spec.zxid import epoch_of, java_hex
+
+
+class _DiskCondition:
+    """A condition on one server's disk that must hold whenever the disk can be read by a start-up.
+
+    The disk is read only by the next incarnation's `loadDataBase`, so a condition that a write makes false
+    is reported when a `crash` finds it still false (the seq of the violation is the write that made it
+    false, the crash is a witness). A window that the next write closes before any crash is not reported:
+    ZooKeeper 3.8 opens such windows itself in correct runs (`Learner.syncWithLeader` takes the SNAP
+    snapshot before `setCurrentEpoch`, semantics.md §2.5), and they are harmless unless the process dies in
+    them. Disks that already break the condition at the start of the trace are the header's input, judged by
+    RECOVERY_FAITHFUL, not this.
+    """
+
+    invariant: Invariant
+    writes: tuple[type, ...]
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+        self._broken: dict[int, tuple[int, str]] = {}
+        """sid -> (seq of the event that made the condition false, what is wrong)."""
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Crash: self._crash}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {cls: self._after_write for cls in self.writes}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def problem(self, t: ServerTrack) -> str | None:
+        raise NotImplementedError
+
+    def _after_write(self, ev: EpochWrite | TxnLogged | Truncated | Snapshot | Recovered) -> None:
+        problem = self.problem(self._world.servers[ev.sid])
+        if problem is None:
+            if self._broken:
+                self._broken.pop(ev.sid, None)
+        elif ev.sid not in self._broken:
+            self._broken[ev.sid] = (ev.seq, problem)
+
+    def _crash(self, ev: Crash) -> None:
+        broken = self._broken.pop(ev.sid, None)
+        if broken is not None:
+            seq, problem = broken
+            self._sink.report(self.invariant, seq, ev.sid, f"{problem}, and server {ev.sid} crashed so", (ev.seq,))
+
+
+class EpochOrder(_DiskCondition):
+    """EPOCH_ORDER: on every disk acceptedEpoch >= currentEpoch.
+
+    `QuorumPeer.loadDataBase` refuses to start otherwise ("The accepted epoch, a is less than the current
+    epoch, c"); Zab writes acceptedEpoch before currentEpoch for every new epoch (`Leader.getEpochToPropose`
+    before `Leader.lead`'s `setCurrentEpoch`; `Learner.registerWithLeader` before `syncWithLeader`'s NEWLEADER),
+    ZkV3_7_0.tla keeps `acceptedEpoch >= currentEpoch` in every state.
+    """
+
+    invariant = Invariant.EPOCH_ORDER
+    writes = (EpochWrite, Recovered)
+
+    def problem(self, t: ServerTrack) -> str | None:
+        current, accepted = t.current_epoch, t.accepted_epoch
+        if current is not None and accepted is not None and accepted < current:
+            return f"server {t.sid}'s disk has acceptedEpoch {accepted} < currentEpoch {current}"
+        return None
+
+
+class EpochCoversLog(_DiskCondition):
+    """EPOCH_COVERS_LOG: on every disk currentEpoch >= the epoch of the last durable zxid.
+
+    `QuorumPeer.loadDataBase` refuses otherwise ("The current epoch, c, is older than the last zxid, z"),
+    unless a `currentEpoch.tmp` is there to adopt (ZOOKEEPER-4269), so the epoch judged is the one start-up
+    would use: the `.tmp` value when it is needed and present. A missing currentEpoch is defaulted to the
+    zxid's epoch and breaks nothing.
+    """
+
+    invariant = Invariant.EPOCH_COVERS_LOG
+    writes = (EpochWrite, TxnLogged, Truncated, Snapshot, Recovered)
+
+    def problem(self, t: ServerTrack) -> str | None:
+        current = t.current_epoch
+        if current is None:
+            return None
+        zxid_epoch = t.zxid >> 32  # = epoch_of: zxids are signed 64-bit and Python shifts arithmetically
+        if zxid_epoch > current and t.current_epoch_tmp is not None:
+            current = t.current_epoch_tmp
+        if zxid_epoch > current:
+            return (
+                f"server {t.sid}'s disk has currentEpoch {current} older than its last durable zxid "
+                f"0x{java_hex(t.zxid)} (epoch {zxid_epoch})"
+            )
+        return None
+
+
+class RecoveryFaithful:
+    """RECOVERY_FAITHFUL: `recovered` / `recovery_failed` report what `QuorumPeer.loadDataBase` gives.
+
+    The durable state is the header's `disks` entry (or an empty data dir) changed by every durable event of
+    the earlier incarnations; `spec.recovery.load_database` (semantics.md §2.1) says what start-up does with
+    it: the zxid and epochs in force, or the refusal with ZooKeeper's exact IOException text.
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Recovered: self._check, RecoveryFailed: self._check}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _check(self, ev: Recovered | RecoveryFailed) -> None:
+        t = self._world.servers[ev.sid]
+        expected = load_database(t.durable)
+        if isinstance(expected, Loaded):
+            want = f"recovered zxid=0x{java_hex(expected.zxid)} currentEpoch={expected.current_epoch} " + (
+                f"acceptedEpoch={expected.accepted_epoch}"
+            )
+            same = isinstance(ev, Recovered) and (ev.zxid, ev.current_epoch, ev.accepted_epoch) == (
+                expected.zxid,
+                expected.current_epoch,
+                expected.accepted_epoch,
+            )
+        else:
+            want = (
+                f"recovery_failed {expected.message!r} (zxid={expected.zxid}, currentEpoch={expected.current_epoch},"
+                f" acceptedEpoch={expected.accepted_epoch})"
+            )
+            same = isinstance(ev, RecoveryFailed) and (ev.error, ev.zxid, ev.current_epoch, ev.accepted_epoch) == (
+                expected.message,
+                expected.zxid,
+                expected.current_epoch,
+                expected.accepted_epoch,
+            )
+        if not same:
+            if isinstance(ev, Recovered):
+                got = f"recovered zxid=0x{java_hex(ev.zxid)} currentEpoch={ev.current_epoch} "
+                got += f"acceptedEpoch={ev.accepted_epoch}"
+            else:
+                got = f"recovery_failed {ev.error!r} (zxid={ev.zxid}, currentEpoch={ev.current_epoch}, "
+                got += f"acceptedEpoch={ev.accepted_epoch})"
+            message = f"server {ev.sid} reports {got}, but loadDataBase on {t.durable} gives {want}"
+            self._sink.report(Invariant.RECOVERY_FAITHFUL, ev.seq, ev.sid, message, ())
+
+
+class TxnEpoch:
+    """TXN_EPOCH: a server's logged zxids grow strictly (except across `truncated`), and a leader logs only
+    zxids of the epoch it leads.
+
+    `FileTxnLog.append` refuses nothing but `FileTxnSnapLog.restore` relies on the order ("highestZxid > next
+    log" is logged as an error); a leader's `ZooKeeperServer` numbers its proposals `makeZxid(epoch, n)` from
+    `Leader.startZkServer` on (`lastProcessedZxid = makeZxid(epoch, 0)`), which is Zab's "a primary
+    broadcasts only in its own epoch" (Zab.tla: the zxid of a PROPOSE has the leader's epoch).
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {TxnLogged: self._logged}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _logged(self, ev: TxnLogged) -> None:
+        t = self._world.servers[ev.sid]
+        if ev.zxid <= t.logged:
+            message = (
+                f"server {ev.sid} logged zxid 0x{java_hex(ev.zxid)} after 0x{java_hex(t.logged)}: "
+                f"the log's zxids must grow"
+            )
+            self._sink.report(Invariant.TXN_EPOCH, ev.seq, ev.sid, message, ())
+        elif t.leading_epoch is not None and epoch_of(ev.zxid) != t.leading_epoch:
+            message = (
+                f"server {ev.sid} leads epoch {t.leading_epoch} but logged zxid 0x{java_hex(ev.zxid)} "
+                f"of epoch {epoch_of(ev.zxid)}"
+            )
+            self._sink.report(Invariant.TXN_EPOCH, ev.seq, ev.sid, message, ())

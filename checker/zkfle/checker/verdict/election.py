@@ -1,0 +1,198 @@
+"""The election invariants read off the events: ROUND_MONOTONIC, VOTE_MONOTONIC, DECISION_QUORUM and
+LEADER_HAS_MAX_HISTORY. (FLE_CONFORMS, the full replay, is in `fle_replay`.)"""
+
+from __future__ import annotations
+
+from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.world import Ballot, Handler, HandlerKey, World
+from zkfle.spec.invariants import Invariant
+from zkfle.spec.quorum import has_all_quorums
+from zkfle.spec.trace import Decide, ElectionStart, Proposal, TraceVote
+from zkfle.spec.vocabulary import Vote
+from zkfle.spec.zxid import Epoch, ServerId, Zxid
+
+
+def _order(leader: int, zxid: int, peer_epoch: int) -> tuple[int, int, int]:
+    """The key of `FastLeaderElection.totalOrderPredicate` (3.8, after ZOOKEEPER-1419): (peerEpoch, zxid, id)."""
+    return (peer_epoch, zxid, leader)
+
+
+class RoundMonotonic:
+    """ROUND_MONOTONIC: within one incarnation a server's election round never decreases.
+
+    `logicalclock` only grows: `lookForLeader` increments it, a LOOKING notification of a later round sets
+    it to that round, and an earlier round is ignored (FastLeaderElection.tla `logicalClock`). The one place
+    ZooKeeper sets it lower is joining an established leader out of election (`lookForLeader`'s
+    `outofelection` branch: `logicalclock.set(n.electionEpoch)`), which ends the election; the `decide` event
+    reports that round, so the clock after a `decide` is the decided round and the next `election_start` must
+    lie above it.
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {ElectionStart: self._start, Proposal: self._proposal}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _start(self, ev: ElectionStart) -> None:
+        clock = self._world.servers[ev.sid].clock
+        if ev.round <= clock:
+            message = f"server {ev.sid} starts an election in round {ev.round}, but its round was already {clock}"
+            self._sink.report(Invariant.ROUND_MONOTONIC, ev.seq, ev.sid, message, ())
+
+    def _proposal(self, ev: Proposal) -> None:
+        clock = self._world.servers[ev.sid].clock
+        if ev.round < clock:
+            message = f"server {ev.sid} proposes in round {ev.round}, but its round was already {clock}"
+            self._sink.report(Invariant.ROUND_MONOTONIC, ev.seq, ev.sid, message, ())
+
+
+class VoteMonotonic:
+    """VOTE_MONOTONIC: within one round a server's proposals only grow in (peer_epoch, zxid, leader).
+
+    In one round `lookForLeader` replaces its proposal only when `totalOrderPredicate(new, current)` holds
+    (FastLeaderElection.tla `HandleNotmsg`); only a later round may restart from the initial vote.
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Proposal: self._proposal}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _proposal(self, ev: Proposal) -> None:
+        t = self._world.servers[ev.sid]
+        old = t.proposal
+        if old is None or t.proposal_round != ev.round:
+            return
+        new = ev.vote
+        if _order(new.leader, new.zxid, new.peer_epoch) <= _order(old.leader, old.zxid, old.peer_epoch):
+            message = (
+                f"server {ev.sid} in round {ev.round} changes its proposal from {old} to {_show(new)}, "
+                f"which is not greater"
+            )
+            self._sink.report(Invariant.VOTE_MONOTONIC, ev.seq, ev.sid, message, ())
+
+
+def backs(ballot: Ballot, decided: Decide) -> bool:
+    """Whether a notification taken in supports a decision, as `Vote.equals` counts it in the vote trackers:
+    a LOOKING vote of the decided round for the same (leader, zxid, peerEpoch), or a FOLLOWING / LEADING vote
+    for the same leader (zxid and round are not compared then, ZOOKEEPER-1805)."""
+    msg, vote = ballot.msg, decided.vote
+    if msg.leader != vote.leader:
+        return False
+    if msg.state == "LOOKING":
+        return msg.round == decided.round and msg.zxid == vote.zxid and msg.peer_epoch == vote.peer_epoch
+    return msg.state != "OBSERVING"
+
+
+def looking_backs(ballot: Ballot, decided: Decide) -> bool:
+    return ballot.msg.state == "LOOKING" and backs(ballot, decided)
+
+
+class DecisionQuorum:
+    """DECISION_QUORUM: every `decide` is backed by a quorum of matching votes the server had received.
+
+    `lookForLeader` returns only when `getVoteTracker(recvset or outofelection, vote).hasAllQuorums()`
+    (FastLeaderElection.tla `HasQuorums`). The votes counted are, per sender, its latest LOOKING notification
+    of the decided round and its latest FOLLOWING/LEADING notification taken in in this incarnation
+    (lookForLeader keeps `recvset` and `outofelection` apart), plus the server itself (its self-notification,
+    which a trace need not show).
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Decide: self._decide}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _decide(self, ev: Decide) -> None:
+        t = self._world.servers[ev.sid]
+        backing = {sid: b.recv_seq for (sid, _), b in t.looking_ballots.items() if backs(b, ev)}
+        for sid, b in t.settled_ballots.items():
+            if backs(b, ev):
+                backing[sid] = max(backing.get(sid, 0), b.recv_seq)
+        backers = sorted(backing)
+        if not has_all_quorums(self._world.view, (ServerId(s) for s in [*backers, ev.sid])):
+            message = (
+                f"server {ev.sid} decides {_show(ev.vote)} in round {ev.round} backed only by {[*backers, ev.sid]}"
+            )
+            self._sink.report(Invariant.DECISION_QUORUM, ev.seq, ev.sid, message, (backing[s] for s in backers))
+
+
+class LeaderHasMaxHistory:
+    """LEADER_HAS_MAX_HISTORY: an elected leader's vote is at least the initial vote of every server that voted
+    for it.
+
+    A server's proposal starts as its initial vote (its last zxid and currentEpoch) and is only replaced by
+    greater votes (`totalOrderPredicate`), so a vote that a quorum agreed on in one round is at least each
+    voter's own history: the leader has the most recent history of its quorum (the Zab paper's
+    precondition for skipping the history transfer; FastLeaderElection.tla `TotalOrderPredicate`).
+    Checked at each `decide` that a quorum of LOOKING votes of its round backs (an election, not a join of an
+    established leader): the voters are the senders of those votes, sent in their current election, and
+    the server itself when its own proposal in that round is the decided vote (otherwise it joined).
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Decide: self._decide}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _decide(self, ev: Decide) -> None:
+        world = self._world
+        t = world.servers[ev.sid]
+        ballots = {sid: b for (sid, round_), b in t.looking_ballots.items() if round_ == ev.round}
+        voters = {sid for sid, ballot in ballots.items() if looking_backs(ballot, ev)}
+        own = t.proposal
+        if own is not None and t.proposal_round == ev.round and _order(*_fields(ev.vote)) == _order(*_fields(own)):
+            voters.add(ev.sid)
+        if not has_all_quorums(world.view, (ServerId(s) for s in voters)):
+            return
+        decided = _order(ev.vote.leader, ev.vote.zxid, ev.vote.peer_epoch)
+        for sid in sorted(voters):
+            voter = world.servers[sid]
+            initial = voter.initial
+            if initial is None or (sid != ev.sid and ballots[sid].recv_seq < voter.election_seq):
+                continue
+            if decided < _order(initial.leader, initial.zxid, initial.peer_epoch):
+                message = (
+                    f"server {ev.sid} decides {_show(ev.vote)} in round {ev.round}, below the initial vote "
+                    f"{initial} of voter {sid}"
+                )
+                witness = [voter.election_seq] + ([ballots[sid].recv_seq] if sid != ev.sid else [])
+                self._sink.report(Invariant.LEADER_HAS_MAX_HISTORY, ev.seq, ev.sid, message, witness)
+                return
+
+
+def _fields(vote: TraceVote | Vote) -> tuple[int, int, int]:
+    return (vote.leader, vote.zxid, vote.peer_epoch)
+
+
+def _show(vote: TraceVote) -> str:
+    """As `Vote.toString`: (id, hex zxid, hex peerEpoch)."""
+    return str(Vote(ServerId(vote.leader), Zxid(vote.zxid), Epoch(vote.peer_epoch)))

@@ -1,0 +1,128 @@
+"""The one streaming pass: every event through the checks' `pre` handlers, the world's update, then `post`.
+
+Memory is bounded by the ensemble, not the trace: the world keeps per-server summaries, the checks keep
+per-server / per-epoch / in-flight summaries, and only the last `RECENT_EVENTS` events are kept (a ring) so
+that a violation can show its context. No list of events is ever built.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Final, Protocol
+
+from zkfle.checker.verdict.model import Verdict, Violation
+from zkfle.checker.verdict.world import Handler, HandlerKey, World
+from zkfle.spec.invariants import Invariant
+from zkfle.spec.trace import EVENT_TYPES, MESSAGE_TYPES, Event, Recv, Send, TraceHeader
+from zkfle.spec.transitions import Node, Step
+
+RECENT_EVENTS: Final = 256
+"""How many of the latest events a violation keeps for its report (the causal past is cut from these)."""
+MAX_PER_INVARIANT: Final = 20
+"""How many violations of one invariant a verdict keeps (all are counted); the first is where it broke."""
+
+
+class Sink:
+    """Where checks report what they find; it records the state of the servers around the event."""
+
+    def __init__(self, world: World, recent: deque[Event]) -> None:
+        self._world = world
+        self._recent = recent
+        self._kept: dict[Invariant, int] = {}
+        self.counts: dict[Invariant, int] = {}
+        self.found: list[tuple[Invariant, int, int | None, str, tuple[int, ...], str]] = []
+        self.completed: list[Violation] = []
+        self.moves: dict[tuple[Node, Step, Node], int] = {}
+        """Every state-machine move observed (allowed or not) and how often: what `zkfle check --graph` draws."""
+
+    def report(self, invariant: Invariant, seq: int, sid: int | None, message: str, witness: Iterable[int]) -> None:
+        """`invariant` became false at `seq` (on server `sid`); `witness` are the other events that show it."""
+        count = self.counts.get(invariant, 0)
+        self.counts[invariant] = count + 1
+        if count >= MAX_PER_INVARIANT:
+            return
+        before = "" if sid is None else self._world.servers[sid].summary()
+        self.found.append((invariant, seq, sid, message, tuple(sorted({seq, *witness})), before))
+
+    def settle(self) -> None:
+        """Called after the event's updates: the violations found during it get their after-state."""
+        for invariant, seq, sid, message, witness, before in self.found:
+            after = "" if sid is None else self._world.servers[sid].summary()
+            recent = tuple(self._recent)
+            self.completed.append(Violation(invariant, seq, sid, message, witness, before, after, recent))
+        self.found.clear()
+
+
+class Check(Protocol):
+    """One invariant (or a family sharing state): handlers per event class (or per (Send | Recv, message
+    class)), before and after the world's update, and `finish` at the end of the trace."""
+
+    def pre(self) -> dict[HandlerKey, Handler]: ...
+    def post(self) -> dict[HandlerKey, Handler]: ...
+    def finish(self, events: int) -> None: ...
+
+
+class Replay:
+    """Feed a trace's events (`feed_all`, as often as wanted), then `verdict()`."""
+
+    def __init__(self, header: TraceHeader, checks: Iterable[Check] | None = None) -> None:
+        from zkfle.checker.verdict.catalog import all_checks
+
+        self.world = World(header)
+        self._recent: deque[Event] = deque(maxlen=RECENT_EVENTS)
+        self.sink = Sink(self.world, self._recent)
+        self._checks = list(all_checks(self.world, self.sink) if checks is None else checks)
+        updates: dict[HandlerKey, Handler] = dict(self.world.handlers())
+        pres = [c.pre() for c in self._checks]
+        posts = [c.post() for c in self._checks]
+
+        def chain(*keys: HandlerKey) -> list[Handler]:
+            found = [p[k] for p in pres for k in keys if k in p]
+            found += [updates[k] for k in keys if k in updates]
+            return found + [p[k] for p in posts for k in keys if k in p]
+
+        self._table = {cls: chain(cls) for cls in EVENT_TYPES.values() if cls not in (Send, Recv)}
+        self._by_message: dict[type, dict[type, list[Handler]]] = {
+            cls: {msg: chain(cls, (cls, msg)) for msg in MESSAGE_TYPES.values()} for cls in (Send, Recv)
+        }
+        self._events = 0
+
+    def feed_all(self, events: Iterable[Event]) -> None:
+        """Feed every event: the handlers of its class (of its class and message type for send / recv)."""
+        table, by_message, sink = self._table, self._by_message, self.sink
+        append, found = self._recent.append, sink.found
+        count = 0
+        for event in events:
+            append(event)
+            chain = table.get(type(event))
+            if chain is None:  # a send or a recv: dispatched on the message type too
+                chain = by_message[type(event)][type(event.msg)]  # type: ignore[union-attr]
+            for handler in chain:
+                handler(event)
+            count += 1
+            if found:
+                sink.settle()
+        self._events += count
+
+    def verdict(self) -> Verdict:
+        """Finish every check and collect the violations in seq order."""
+        for check in self._checks:
+            check.finish(self._events)
+        self.sink.settle()
+        violations = tuple(sorted(self.sink.completed, key=lambda v: (v.seq, v.invariant.value)))
+        counts = tuple(sorted(self.sink.counts.items(), key=lambda item: item[0].value))
+        moves = tuple(
+            sorted(
+                ((a, step, b, n) for (a, step, b), n in self.sink.moves.items()),
+                key=lambda m: (str(m[0]), m[1].value, str(m[2])),
+            )
+        )
+        return Verdict(self._events, violations, counts, moves)
+
+
+def check_events(header: TraceHeader, events: Iterable[Event]) -> Verdict:
+    """Check a whole trace given as its header and an iterable of its events (streamed, never stored)."""
+    replay = Replay(header)
+    replay.feed_all(events)
+    return replay.verdict()

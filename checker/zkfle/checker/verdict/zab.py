@@ -1,0 +1,158 @@
+"""The Zab invariants: ONE_LEADER_PER_EPOCH, NEW_EPOCH_IS_FRESH, COMMITTED_DURABLE."""
+
+from __future__ import annotations
+
+from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.world import Handler, HandlerKey, World
+from zkfle.spec.invariants import Invariant
+from zkfle.spec.quorum import MajoritySystem, is_quorum
+from zkfle.spec.trace import (
+    Boot,
+    Committed,
+    Decide,
+    EpochProposed,
+    Established,
+    FollowerInfoPacket,
+    ObserverInfoPacket,
+    Recv,
+)
+from zkfle.spec.zxid import ServerId, epoch_of, java_hex
+
+
+class OneLeaderPerEpoch:
+    """ONE_LEADER_PER_EPOCH: at most one server is `established` for any epoch.
+
+    Zab's Leadership (Zab.tla and ZkV3_7_0.tla `Leadership2`: per epoch at most one `epochLeader`). It
+    follows from `Leader.getEpochToPropose` choosing an epoch above the acceptedEpoch of a quorum, which
+    then accepts it (`Learner.registerWithLeader` refuses lower ones), and from quorums intersecting.
+    Memory: one entry per epoch.
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._sink = sink
+        self._leaders: dict[int, tuple[int, int]] = {}
+        """epoch -> (sid, seq of its `established`)."""
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Established: self._established}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _established(self, ev: Established) -> None:
+        first = self._leaders.get(ev.epoch)
+        if first is None:
+            self._leaders[ev.epoch] = (ev.sid, ev.seq)
+        elif first[0] != ev.sid:
+            message = f"server {ev.sid} is established for epoch {ev.epoch}, which server {first[0]} already leads"
+            self._sink.report(Invariant.ONE_LEADER_PER_EPOCH, ev.seq, ev.sid, message, (first[1],))
+
+
+class NewEpochIsFresh:
+    """NEW_EPOCH_IS_FRESH: a proposed epoch exceeds the acceptedEpoch of every server in its FOLLOWERINFO quorum.
+
+    `Leader.getEpochToPropose` sets `epoch = lastAcceptedEpoch + 1` whenever a caller's acceptedEpoch (the
+    leader's own, or `epoch(FOLLOWERINFO.zxid)` from a `LearnerHandler`) is not below it, so the result is
+    above every acceptedEpoch it was given (Zab.tla: NEWEPOCH is above every CEPOCH of the quorum). The
+    acceptedEpoch of a learner is the one in its latest FOLLOWERINFO / OBSERVERINFO the leader took in since
+    its election; the leader's own is its acceptedEpoch when `lookForLeader` returned.
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+        self._info: dict[int, dict[int, tuple[int, int]]] = {}
+        """leader sid -> learner sid -> (acceptedEpoch it announced, seq of that recv)."""
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {EpochProposed: self._proposed}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {
+            (Recv, FollowerInfoPacket): self._recv,
+            (Recv, ObserverInfoPacket): self._recv,
+            Boot: self._forget,
+            Decide: self._forget,
+        }
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _recv(self, ev: Recv) -> None:
+        self._info.setdefault(ev.sid, {})[ev.from_] = (epoch_of(ev.msg.zxid), ev.seq)
+
+    def _forget(self, ev: Boot | Decide) -> None:
+        self._info.pop(ev.sid, None)
+
+    def _proposed(self, ev: EpochProposed) -> None:
+        info = self._info.get(ev.sid, {})
+        for sid in sorted(set(ev.quorum)):
+            if sid == ev.sid:
+                accepted = self._world.servers[sid].accepted_at_decide
+                if accepted is not None and ev.epoch <= accepted:
+                    message = f"leader {sid} proposes epoch {ev.epoch} but its own acceptedEpoch was {accepted}"
+                    self._sink.report(Invariant.NEW_EPOCH_IS_FRESH, ev.seq, ev.sid, message, ())
+                continue
+            seen = info.get(sid)
+            if seen is None:
+                message = (
+                    f"leader {ev.sid} proposes epoch {ev.epoch} with server {sid} in its quorum, but took in no "
+                    f"FOLLOWERINFO from it"
+                )
+                self._sink.report(Invariant.NEW_EPOCH_IS_FRESH, ev.seq, ev.sid, message, ())
+            elif ev.epoch <= seen[0]:
+                message = (
+                    f"leader {ev.sid} proposes epoch {ev.epoch}, not above server {sid}'s acceptedEpoch {seen[0]} "
+                    f"(its FOLLOWERINFO)"
+                )
+                self._sink.report(Invariant.NEW_EPOCH_IS_FRESH, ev.seq, ev.sid, message, (seen[1],))
+
+
+class CommittedDurable:
+    """COMMITTED_DURABLE: every zxid committed by a quorum is durable on every leader established after it.
+
+    Zab's PrefixConsistency / PrimaryIntegrity (Zab.tla, ZkV3_7_0.tla): a new primary's history contains
+    every transaction delivered by a quorum. "Durable" is the txn log and snapshots: the leader's restore
+    zxid. Bounded memory: the largest zxid a quorum (of the verifier's voters) has `committed` so far, and
+    per zxid above it the servers that committed it; a leader must have durable zxid at least that large.
+    A leader whose durable zxid is larger but from another branch is not caught (the order of zxids stands
+    in for the history, as it does in FLE's vote order).
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+        self._committers: dict[int, set[int]] = {}
+        system = world.view.current
+        self._smallest = len(system.participants) // 2 + 1 if isinstance(system, MajoritySystem) else 1
+        """No set smaller than this is a quorum (so `is_quorum` is asked only from this size on)."""
+        self._max = -1
+        self._max_seq = 0
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {Established: self._established}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {Committed: self._committed}
+
+    def finish(self, events: int) -> None:
+        pass
+
+    def _committed(self, ev: Committed) -> None:
+        if ev.zxid <= self._max:
+            return
+        sids = self._committers.setdefault(ev.zxid, set())
+        sids.add(ev.sid)
+        if len(sids) >= self._smallest and is_quorum(self._world.view.current, (ServerId(s) for s in sids)):
+            self._max, self._max_seq = ev.zxid, ev.seq
+            self._committers = {z: s for z, s in self._committers.items() if z > ev.zxid}
+
+    def _established(self, ev: Established) -> None:
+        durable = self._world.servers[ev.sid].zxid
+        if durable < self._max:
+            message = (
+                f"leader {ev.sid} is established for epoch {ev.epoch} with durable zxid 0x{java_hex(durable)}, "
+                f"but a quorum committed 0x{java_hex(self._max)}"
+            )
+            self._sink.report(Invariant.COMMITTED_DURABLE, ev.seq, ev.sid, message, (self._max_seq,))
