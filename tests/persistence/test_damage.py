@@ -76,10 +76,12 @@ def test_damaged_snapshot_is_refused_with_a_documented_reason(pos: int, xor: int
         if quick_check("snapshot.1", damaged) is not None:
             continue
         try:
-            parse_snapshot(damaged)
+            content = parse_snapshot(damaged)
         except SnapshotError as exc:
             assert exc.kind in ("io", "runtime")
             assert exc.kind == "runtime" or exc.message.startswith(SNAPSHOT_MESSAGES)
         else:
-            # every damaged byte is covered by a seal or by the quick test: only the intact file parses
-            assert damaged == SNAP
+            # Every damaged byte is covered by a seal or by the quick test, so only the intact file parses;
+            # except a cut right after the first seal, which reads as a snapshot written without the digest
+            # block (DataTree.deserializeZxidDigest takes EOF there as "no digest", as for older snapshots).
+            assert damaged == SNAP or (SNAP.startswith(damaged) and content.digest is None)

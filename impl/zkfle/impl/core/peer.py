@@ -46,7 +46,7 @@ from zkfle.impl.persistence.datatree import DataTree
 from zkfle.impl.persistence.epochfiles import CURRENT_EPOCH_FILENAME, EpochWrite, WriteStep
 from zkfle.impl.persistence.filetxnsnaplog import RestoreError, process_transaction, restore, save
 from zkfle.impl.persistence.fs import FileSystem, join
-from zkfle.impl.persistence.records import OPEN_ACL_UNSAFE, CreateTxn, OpCode, SetDataTxn, TxnHeader
+from zkfle.impl.persistence.records import OPEN_ACL_UNSAFE, CreateTxn, OpCode, SetDataTxn, TxnHeader, encode_txn_entry
 from zkfle.impl.persistence.snapshot import SNAPSHOT_FILE_PREFIX, encode_snapshot, parse_snapshot
 from zkfle.impl.persistence.txnlog import LogEntry, TxnLogError, TxnLogWriter, read_log, truncate_log, zxid_from_name
 from zkfle.impl.recovery import DatabaseLoaded, LoadOptions, load_database
@@ -533,7 +533,7 @@ class QuorumPeer:
 
     def _append(self, txn: LoggedTxn) -> None:
         """`ZKDatabase.append`, and SyncRequestProcessor's roll + snapshot every snapCount/2 txns."""
-        self.writer.append(txn.header, txn.txn, None)
+        self.writer.append(txn.header, txn.txn, None, entry=txn.entry)
         self._last_appended = max(self._last_appended, txn.zxid)
         self._log_count += 1
         if self._log_count > self.settings.snap_count // 2 and self.tree is not None:
@@ -750,7 +750,20 @@ class QuorumPeer:
         if h is None:
             return
         voter = frm in self.settings.verifier.voting_members()
-        match p.type:
+        match p.type:  # ACKs first: the broadcast traffic (the two ACK cases keep their order)
+            case PacketType.ACK if h.stage is _Stage.NEWLEADER:
+                h.stage = _Stage.ACKED
+                # waitForNewLeaderAck: an ACK of another zxid is logged ("NEWLEADER ACK from sid: ... is from a
+                # different epoch") and not counted (ZOOKEEPER-4685)
+                if p.zxid == make_zxid(leader.choice.epoch, 0) and voter:
+                    leader.newleader_acks.add(frm)
+                    self._check_newleader_acks()
+                if leader.established and h.stage is _Stage.ACKED:
+                    self._send(frm, PacketType.UPTODATE, make_zxid(leader.choice.epoch, 0))
+                    h.stage = _Stage.UPTODATE
+            case PacketType.ACK if h.stage in (_Stage.ACKED, _Stage.UPTODATE):
+                if voter:
+                    self._proposal_ack(frm, p.zxid)
             case PacketType.FOLLOWERINFO if h.stage is _Stage.CONNECTING:
                 h.stage = _Stage.INFO
                 if leader.choice.offer(frm, epoch_of(p.zxid)):
@@ -771,19 +784,6 @@ class QuorumPeer:
                     self._check_epoch_acks()
                 elif leader.stage is not _Stage.INFO:
                     self._sync_handler(h)
-            case PacketType.ACK if h.stage is _Stage.NEWLEADER:
-                h.stage = _Stage.ACKED
-                # waitForNewLeaderAck: an ACK of another zxid is logged ("NEWLEADER ACK from sid: ... is from a
-                # different epoch") and not counted (ZOOKEEPER-4685)
-                if p.zxid == make_zxid(leader.choice.epoch, 0) and voter:
-                    leader.newleader_acks.add(frm)
-                    self._check_newleader_acks()
-                if leader.established and h.stage is _Stage.ACKED:
-                    self._send(frm, PacketType.UPTODATE, make_zxid(leader.choice.epoch, 0))
-                    h.stage = _Stage.UPTODATE
-            case PacketType.ACK if h.stage in (_Stage.ACKED, _Stage.UPTODATE):
-                if voter:
-                    self._proposal_ack(frm, p.zxid)
             case _:
                 pass  # "unexpected quorum packet"
 
@@ -806,7 +806,7 @@ class QuorumPeer:
         op = OpCode.CREATE if create else OpCode.SET_DATA
         header = TxnHeader(SESSION_ID, leader.counter, zxid, TIME_BASE_MS + int(now), int(op))
         record = CreateTxn(path, data, OPEN_ACL_UNSAFE, False, -1) if create else SetDataTxn(path, data, -1)
-        txn = LoggedTxn(header, record)
+        txn = LoggedTxn(header, record, encode_txn_entry(header, record, None))  # encoded once for all logs
         leader.outstanding[zxid] = (txn, set())
         for sid in sorted(leader.handlers):
             if leader.handlers[sid].forwarding:
@@ -917,7 +917,24 @@ class QuorumPeer:
         assert learner is not None
         if learner.stage is not _Stage.UPTODATE:
             self._set_timer(Timer.LEARNER_READ, self._read_ms(learner))
+        # the cases test different packet types except where noted, so their order only matters within one
+        # type; the broadcast traffic (PROPOSAL, COMMIT) comes first because it is nearly all of it
         match p.type:
+            case PacketType.PROPOSAL if learner.mode is not None and p.txn is not None:
+                if learner.stage is _Stage.UPTODATE:
+                    learner.pending[p.zxid] = p.txn
+                    self._log_async(p.txn, learner.generation)
+                else:
+                    learner.not_committed.append(p.txn)
+            case PacketType.COMMIT if learner.stage is _Stage.UPTODATE:
+                txn = learner.pending.pop(p.zxid, None)
+                if txn is not None:
+                    self._apply(txn)
+            case PacketType.COMMIT if learner.mode is not None:
+                if learner.mode is SyncMode.DIFF:
+                    learner.committed.append(p.zxid)
+                elif learner.not_committed and learner.not_committed[0].zxid == p.zxid:
+                    self._apply(learner.not_committed.pop(0))
             case PacketType.LEADERINFO if learner.stage is _Stage.INFO:
                 epoch = epoch_of(p.zxid)
                 if epoch > self.accepted_epoch:
@@ -934,21 +951,6 @@ class QuorumPeer:
                 self._set_state(FOLLOWING, ZabPhase.SYNCHRONIZATION)
             case PacketType.DIFF | PacketType.TRUNC | PacketType.SNAP if learner.mode is None:
                 self._sync_start(learner, p)
-            case PacketType.PROPOSAL if learner.mode is not None and p.txn is not None:
-                if learner.stage is _Stage.UPTODATE:
-                    learner.pending[p.zxid] = p.txn
-                    self._log_async(p.txn, learner.generation)
-                else:
-                    learner.not_committed.append(p.txn)
-            case PacketType.COMMIT if learner.stage is _Stage.UPTODATE:
-                txn = learner.pending.pop(p.zxid, None)
-                if txn is not None:
-                    self._apply(txn)
-            case PacketType.COMMIT if learner.mode is not None:
-                if learner.mode is SyncMode.DIFF:
-                    learner.committed.append(p.zxid)
-                elif learner.not_committed and learner.not_committed[0].zxid == p.zxid:
-                    self._apply(learner.not_committed.pop(0))
             case PacketType.NEWLEADER if learner.mode is not None and learner.stage is _Stage.EPOCH:
                 self._sync_newleader(learner, p.zxid)
             case PacketType.UPTODATE if learner.stage is _Stage.ACKED:

@@ -45,10 +45,14 @@ class PacketType(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class LoggedTxn:
-    """A transaction as `Proposal.packet` carries it: the header (its zxid) and the record."""
+    """A transaction as `Proposal.packet` carries it: the header (its zxid) and the record.
+
+    `entry`, when known, is `encode_txn_entry(header, txn, None)`: the leader encodes a client write once
+    and every server's txn log appends those bytes (a speed-only shortcut; not part of the value)."""
 
     header: TxnHeader
     txn: Txn | None
+    entry: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def zxid(self) -> int:

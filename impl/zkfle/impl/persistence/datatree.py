@@ -226,6 +226,11 @@ class ProcessTxnResult:
     path: str | None
 
 
+def _with_child_change(s: StatPersisted, cversion: int, pzxid: int) -> StatPersisted:
+    """`replace(s, cversion=..., pzxid=...)` spelled out: it runs for every create on every server."""
+    return StatPersisted(s.czxid, s.mzxid, s.ctime, s.mtime, s.version, cversion, s.aversion, s.ephemeral_owner, pzxid)
+
+
 class DataTree:
     """The tree, the ACL cache, ephemerals, sessions (ZKDatabase.sessionsWithTimeouts) and digests."""
 
@@ -312,7 +317,7 @@ class DataTree:
             parent_cversion = parent.stat.cversion + 1
         pstat = parent.stat
         if parent_cversion > pstat.cversion:
-            pstat = replace(pstat, cversion=parent_cversion, pzxid=zxid)
+            pstat = _with_child_change(pstat, parent_cversion, zxid)
         self._change(parent_name, parent, parent.data, pstat)
         parent.add_child(child_name)
         self._put(path, DataNode(data, key, stat))
@@ -355,7 +360,9 @@ class DataTree:
         node = self.get(path)
         if node is None:
             raise KeeperError(NONODE)
-        self._change(path, node, data, replace(node.stat, mtime=time, mzxid=zxid, version=version))
+        s = node.stat  # dataclasses.replace spelled out: it runs for every setData on every server
+        stat = StatPersisted(s.czxid, zxid, s.ctime, time, version, s.cversion, s.aversion, s.ephemeral_owner, s.pzxid)
+        self._change(path, node, data, stat)
 
     def set_acl(self, path: str, acl: ACLList | None, version: int) -> None:
         """`DataTree.setACL`: drop the old ACL's reference, set aversion, intern the new ACL."""

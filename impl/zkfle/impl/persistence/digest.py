@@ -14,6 +14,7 @@ Facts, from `DigestCalculator.calculateDigest`, `NodeHashMapImpl.addDigest/remov
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -36,11 +37,9 @@ def is_digested(path: str) -> bool:
 
 def node_digest(path: str, data: bytes | None, stat: StatPersisted) -> int:
     """`DigestCalculator.calculateDigest(path, data, stat)`: CRC32, 0 for excluded paths."""
-    if not is_digested(path):
+    if path.startswith(ZOOKEEPER_NODE_SUBTREE):  # = not is_digested(path), without the call
         return 0
-    if path == "/":
-        path = ""
-    crc = zlib.crc32(path.encode("utf-8"))
+    crc = _path_crc("" if path == "/" else path)
     if data is not None:
         crc = zlib.crc32(data, crc)
     packed = _STAT.pack(
@@ -55,6 +54,12 @@ def node_digest(path: str, data: bytes | None, stat: StatPersisted) -> int:
         stat.ephemeral_owner,
     )
     return zlib.crc32(packed, crc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_crc(path: str) -> int:
+    """CRC32 of the path's UTF-8 bytes, memoized: every change of a node digests its path twice."""
+    return zlib.crc32(path.encode("utf-8"))
 
 
 def add_digest(tree_digest: int, digest: int) -> int:

@@ -11,6 +11,7 @@ directory creation are durable at once (ZooKeeper never fsyncs a directory, sema
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -58,7 +59,10 @@ def join(*parts: str) -> str:
 @dataclass
 class _File:
     data: bytearray = field(default_factory=bytearray)
-    durable: bytes = b""
+    durable: bytearray = field(default_factory=bytearray)
+    clean: int = 0
+    """`data[:clean] == durable[:clean]`: an fsync copies only what follows (a txn log is fsynced after every
+    append; copying the whole file each time made long runs quadratic)."""
 
 
 class MemoryFileSystem:
@@ -69,7 +73,10 @@ class MemoryFileSystem:
         self._dirs: set[str] = {"/"}
 
     @staticmethod
+    @functools.lru_cache(maxsize=1024)
     def _norm(path: str) -> str:
+        # memoized (a pure function of the string): the simulator's disks see a few dozen paths, each
+        # normalised on every append and fsync
         return posixpath.normpath(posixpath.join("/", path))
 
     def _file(self, path: str) -> _File:
@@ -118,6 +125,7 @@ class MemoryFileSystem:
         norm = self._need_parent(path)
         entry = self._files.setdefault(norm, _File())
         entry.data = bytearray(data)
+        entry.clean = 0
 
     def append_bytes(self, path: str, data: bytes) -> None:
         norm = self._need_parent(path)
@@ -128,10 +136,13 @@ class MemoryFileSystem:
         if offset > len(entry.data):
             entry.data.extend(bytes(offset - len(entry.data)))
         entry.data[offset : offset + len(data)] = data
+        entry.clean = min(entry.clean, offset)
 
     def fsync(self, path: str) -> None:
         entry = self._file(path)
-        entry.durable = bytes(entry.data)
+        del entry.durable[entry.clean :]
+        entry.durable += entry.data[entry.clean :]
+        entry.clean = len(entry.data)
 
     def rename(self, src: str, dst: str) -> None:
         entry = self._file(src)
@@ -146,7 +157,8 @@ class MemoryFileSystem:
     def truncate(self, path: str, size: int) -> None:
         entry = self._file(path)
         del entry.data[size:]
-        entry.durable = entry.durable[:size]
+        del entry.durable[size:]
+        entry.clean = min(entry.clean, size)
 
     def mkdirs(self, path: str) -> None:
         norm = self._norm(path)
@@ -160,6 +172,7 @@ class MemoryFileSystem:
         """Lose everything not yet fsynced (see the module docstring)."""
         for entry in self._files.values():
             entry.data = bytearray(entry.durable)
+            entry.clean = len(entry.data)
 
     def paths(self) -> list[str]:
         """Every file path, sorted (for tests and for writing the tree out)."""

@@ -115,11 +115,8 @@ class TxnHeader:
     type: int
 
     def encode(self, w: JuteWriter) -> None:
-        w.write_long(self.client_id)
-        w.write_int(self.cxid)
-        w.write_long(self.zxid)
-        w.write_long(self.time)
-        w.write_int(self.type)
+        # one pack of the five fields (the same bytes as write_long/int one by one): once per txn per server
+        w.buf += _TXN_HEADER.pack(self.client_id, self.cxid, self.zxid, self.time, self.type)
 
     @staticmethod
     def decode(r: JuteReader) -> TxnHeader:
@@ -157,15 +154,10 @@ class StatPersisted:
     pzxid: int = 0
 
     def encode(self, w: JuteWriter) -> None:
-        w.write_long(self.czxid)
-        w.write_long(self.mzxid)
-        w.write_long(self.ctime)
-        w.write_long(self.mtime)
-        w.write_int(self.version)
-        w.write_int(self.cversion)
-        w.write_int(self.aversion)
-        w.write_long(self.ephemeral_owner)
-        w.write_long(self.pzxid)
+        w.buf += _STAT_PERSISTED.pack(  # one pack, the same bytes as the nine writes (once per node per snapshot)
+            self.czxid, self.mzxid, self.ctime, self.mtime, self.version, self.cversion, self.aversion,
+            self.ephemeral_owner, self.pzxid,
+        )  # fmt: skip
 
     @staticmethod
     def decode(r: JuteReader) -> StatPersisted:

@@ -158,17 +158,73 @@ class LogScan:
         return self.end is EndKind.PARTIAL or (self.end is EndKind.EOF and self.size > self.end_offset)
 
 
+_SCAN_CACHE: dict[tuple[str, bytes], LogScan] = {}
+_SCAN_CACHE_SIZE = 16
+_SCAN_CACHE_MAX_FILE = 4 * 1024 * 1024
+"""Files larger than this (a real 64 MiB preallocated log) are never cached: 16 of them would pin 1 GiB."""
+"""Speed only (the simulator restarts servers thousands of times): the last scans, by (path, bytes).
+
+A start-up reads the same file up to three times unchanged (getLastLoggedZxid, restore's fast-forward, the
+committed-log fill), and a file that only grew since it was last scanned (appends) needs only its new tail
+read. `scan_log` is a pure function of (path, bytes) and a LogScan is immutable, so this changes nothing but
+the time. The oldest scan is evicted first (dict insertion order): memory stays bounded."""
+
+
 def scan_log(data: bytes, path: str) -> LogScan:
     """Read one log file's bytes as FileTxnIterator does (header check, then `next()` until it stops)."""
+    if type(data) is not bytes or len(data) > _SCAN_CACHE_MAX_FILE:
+        return _scan_log(data, path, None)
+    key = (path, data)
+    scan = _SCAN_CACHE.get(key)
+    if scan is None:
+        scan = _scan_log(data, path, _scanned_prefix(data, path))
+        if len(_SCAN_CACHE) >= _SCAN_CACHE_SIZE:
+            del _SCAN_CACHE[next(iter(_SCAN_CACHE))]
+        _SCAN_CACHE[key] = scan
+    return scan
+
+
+def forget_scans() -> None:
+    """Empty the scan cache (for benchmarks: a repeated run must not find the previous run's scans)."""
+    _SCAN_CACHE.clear()
+
+
+def _scanned_prefix(data: bytes, path: str) -> LogScan | None:
+    """The cached scan of the longest earlier version of this file that `data` extends, if any.
+
+    Resuming such a scan where it stopped is the same as scanning `data` from the start: every entry it
+    accepted was checked against bytes before its stop offset only, and its size checks (`offset + 12 >
+    size`, `start + length + 1 > size`) still pass for the larger size. Only a scan that got past the file
+    header can be resumed (a file too short for its header reads differently once it is longer).
+    """
+    best: LogScan | None = None
+    for (cached_path, cached_data), scan in _SCAN_CACHE.items():
+        if (
+            cached_path == path
+            and scan.end not in (EndKind.HEADER_EOF, EndKind.BAD_MAGIC)
+            and (best is None or scan.size > best.size)
+            and len(cached_data) < len(data)
+            and data.startswith(cached_data)
+        ):
+            best = scan
+    return best
+
+
+def _scan_log(data: bytes, path: str, resume: LogScan | None) -> LogScan:
     r = JuteReader(data)
-    try:
-        header = FileHeader.decode(r)
-    except JuteEOFError:
-        return LogScan(None, (), EndKind.HEADER_EOF, 0, len(data), "")
-    if header.magic != TXNLOG_MAGIC:
-        message = f"Transaction log: {path} has invalid magic number {header.magic} != {TXNLOG_MAGIC}"
-        return LogScan(header, (), EndKind.BAD_MAGIC, 0, len(data), message)
-    entries: list[LogEntry] = []
+    if resume is not None:
+        assert resume.header is not None
+        header = resume.header
+        r.pos = resume.end_offset
+    else:
+        try:
+            header = FileHeader.decode(r)
+        except JuteEOFError:
+            return LogScan(None, (), EndKind.HEADER_EOF, 0, len(data), "")
+        if header.magic != TXNLOG_MAGIC:
+            message = f"Transaction log: {path} has invalid magic number {header.magic} != {TXNLOG_MAGIC}"
+            return LogScan(header, (), EndKind.BAD_MAGIC, 0, len(data), message)
+    entries: list[LogEntry] = [] if resume is None else list(resume.entries)
     size = len(data)
     while True:
         offset = r.pos
@@ -399,8 +455,13 @@ class TxnLogWriter:
                 log.size = new_size
             log.padded = new_size
 
-    def append(self, header: TxnHeader, txn: Txn | None, digest: TxnDigest | None) -> bool:
-        """`FileTxnLog.append(hdr, txn, digest)`: a new file on the first append after open/roll."""
+    def append(
+        self, header: TxnHeader, txn: Txn | None, digest: TxnDigest | None, *, entry: bytes | None = None
+    ) -> bool:
+        """`FileTxnLog.append(hdr, txn, digest)`: a new file on the first append after open/roll.
+
+        `entry`, if given, must be `encode_txn_entry(header, txn, digest)` (a caller that appends one txn to
+        several logs encodes it once)."""
         if header.zxid <= self.last_zxid_seen:
             self.log.append(
                 LogLine(
@@ -424,8 +485,13 @@ class TxnLogWriter:
             self._current = log
             self._to_flush.append(log)
         self._pad(log)
-        body = encode_txn_entry(header, txn, digest)
-        self._write_array(log, zlib.adler32(body).to_bytes(8, "big"))
+        body = encode_txn_entry(header, txn, digest) if entry is None else entry
+        crc = zlib.adler32(body).to_bytes(8, "big")
+        if len(log.pending) + 13 + len(body) <= _BUFFER_SIZE:
+            # the whole entry fits in the buffer: none of the writes below would flush, so one += is the same
+            log.pending += crc + (len(body) & 0xFFFFFFFF).to_bytes(4, "big") + body + b"B"
+            return True
+        self._write_array(log, crc)
         self._write_int(log, len(body))
         self._write_array(log, body)
         self._write_single(log, 0x42)
