@@ -4,9 +4,12 @@ ZooKeeper's durability depends on the order of a few system calls (write, fsync,
 them one method lets the simulator crash a server between any two of them and lets `zkfle datadir` run the
 real start-up code on a directory without writing to it (`CopyOnWriteFileSystem`). Paths are POSIX strings.
 
-Crash model of `MemoryFileSystem.crash()`: a file's content falls back to what it held at its last
-`fsync` (a file never fsynced keeps its directory entry but is empty); renames, deletes, truncations and
-directory creation are durable at once (ZooKeeper never fsyncs a directory, semantics.md §2.3).
+Crash model of `MemoryFileSystem.crash()` (a power failure): a file never fsynced since it was created is
+gone, directory entry and all (on ext4 a new file's name and its delayed-allocation data reach the disk
+together, at the next journal commit, unless fsynced first); a file fsynced at least once falls back to its
+content at its last `fsync`. Renames, deletes, truncations and directory creation are durable at once
+(ZooKeeper never fsyncs a directory, semantics.md §2.3). So everything that survives a crash was the object of
+an fsync, which is exactly what trace events of durability (`epoch_write`, `txn_logged`, `snapshot`) record.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class _File:
     clean: int = 0
     """`data[:clean] == durable[:clean]`: an fsync copies only what follows (a txn log is fsynced after every
     append; copying the whole file each time made long runs quadratic)."""
+    synced: bool = False
+    """The file has been fsynced since it was created: it survives a crash."""
 
 
 class MemoryFileSystem:
@@ -143,6 +148,7 @@ class MemoryFileSystem:
         del entry.durable[entry.clean :]
         entry.durable += entry.data[entry.clean :]
         entry.clean = len(entry.data)
+        entry.synced = True
 
     def rename(self, src: str, dst: str) -> None:
         entry = self._file(src)
@@ -170,6 +176,8 @@ class MemoryFileSystem:
 
     def crash(self) -> None:
         """Lose everything not yet fsynced (see the module docstring)."""
+        for path in [p for p, entry in self._files.items() if not entry.synced]:
+            del self._files[path]
         for entry in self._files.values():
             entry.data = bytearray(entry.durable)
             entry.clean = len(entry.data)
