@@ -999,9 +999,14 @@ class QuorumPeer:
         bugs = self.settings.bugs
         if learner.mode is not SyncMode.DIFF:
             synced = learner.mode is SyncMode.SNAP
-            save(self.fs, self.settings.snap_dir, self._tree, fsync=synced)
-            if synced:
-                self._emit(tr.Snapshot(seq=0, t=self.now, sid=self.sid, zxid=Zxid(self._tree.last_processed_zxid)))
+            zxid = Zxid(self._tree.last_processed_zxid)
+            save(
+                self.fs,
+                self.settings.snap_dir,
+                self._tree,
+                fsync=synced,
+                on_durable=lambda: self._emit(tr.Snapshot(seq=0, t=self.now, sid=self.sid, zxid=zxid)),
+            )
         to_log = list(learner.not_committed)
         if Bug.ZK_4643 in bugs:
             self._write_epoch("currentEpoch", learner.new_epoch)

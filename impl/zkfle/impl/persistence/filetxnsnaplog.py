@@ -9,6 +9,7 @@ Fatal outcomes raise `RestoreError` whose message is the text of ZooKeeper's exc
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from zkfle.impl.persistence.datatree import ApplyError, DataTree
@@ -99,10 +100,21 @@ def process_transaction(header: TxnHeader, tree: DataTree, txn: Txn | None) -> N
     tree.process_txn(header, txn)
 
 
-def save(fs: FileSystem, snap_dir: str, tree: DataTree, fsync: bool, log: list[LogLine] | None = None) -> str:
+def save(
+    fs: FileSystem,
+    snap_dir: str,
+    tree: DataTree,
+    fsync: bool,
+    log: list[LogLine] | None = None,
+    *,
+    on_durable: Callable[[], None] | None = None,
+) -> str:
     """`FileTxnSnapLog.save`: `snapshot.<hex lastProcessedZxid>`; fsync=true writes `<name>.tmp`, fsyncs, renames.
 
     The temp name is AtomicFileOutputStream's: the target's name plus ".tmp" in the same directory.
+    `on_durable` runs right after that fsync, before the rename: from then on the snapshot survives a crash,
+    because restore also takes `snapshot.<zxid>.tmp` as snapshot <zxid> (`Util.getZxidFromName` reads the part
+    after the first dot, and the quick check passes a complete file).
     """
     path = join(snap_dir, snapshot_name(tree.last_processed_zxid))
     if log is not None:
@@ -112,6 +124,8 @@ def save(fs: FileSystem, snap_dir: str, tree: DataTree, fsync: bool, log: list[L
         tmp = path + ".tmp"
         fs.write_bytes(tmp, data)
         fs.fsync(tmp)
+        if on_durable is not None:
+            on_durable()
         fs.rename(tmp, path)
     else:
         fs.write_bytes(path, data)
