@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import Handler, HandlerKey, ServerTrack, World
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.recovery import Loaded, load_database
@@ -18,7 +18,7 @@ from zkfle.spec.trace import (
 from zkfle.spec.zxid import epoch_of, java_hex
 
 
-class _DiskCondition:
+class _DiskCondition(Check):
     """A condition on one server's disk that must hold whenever the disk can be read by a start-up.
 
     The disk is read only by the next incarnation's `loadDataBase`, so a condition that a write makes false
@@ -34,7 +34,7 @@ class _DiskCondition:
     writes: tuple[type, ...]
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
+        super().__init__(world, sink)
         self._broken: dict[int, tuple[int, str]] = {}
         """sid -> (seq of the event that made the condition false, what is wrong)."""
 
@@ -43,9 +43,6 @@ class _DiskCondition:
 
     def post(self) -> dict[HandlerKey, Handler]:
         return {cls: self._after_write for cls in self.writes}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def problem(self, t: ServerTrack) -> str | None:
         raise NotImplementedError
@@ -111,7 +108,7 @@ class EpochCoversLog(_DiskCondition):
         return None
 
 
-class RecoveryFaithful:
+class RecoveryFaithful(Check):
     """RECOVERY_FAITHFUL: `recovered` / `recovery_failed` report what `QuorumPeer.loadDataBase` gives.
 
     The durable state is the header's `disks` entry (or an empty data dir) changed by every durable event of
@@ -119,17 +116,8 @@ class RecoveryFaithful:
     it: the zxid and epochs in force, or the refusal with ZooKeeper's exact IOException text.
     """
 
-    def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
-
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Recovered: self._check, RecoveryFailed: self._check}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _check(self, ev: Recovered | RecoveryFailed) -> None:
         t = self._world.servers[ev.sid]
@@ -165,7 +153,7 @@ class RecoveryFaithful:
             self._sink.report(Invariant.RECOVERY_FAITHFUL, ev.seq, ev.sid, message, ())
 
 
-class TxnEpoch:
+class TxnEpoch(Check):
     """TXN_EPOCH: a server's logged zxids grow strictly (except across `truncated`), and a leader logs only
     zxids of the epoch it leads.
 
@@ -175,17 +163,8 @@ class TxnEpoch:
     broadcasts only in its own epoch" (Zab.tla: the zxid of a PROPOSE has the leader's epoch).
     """
 
-    def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
-
     def pre(self) -> dict[HandlerKey, Handler]:
         return {TxnLogged: self._logged}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _logged(self, ev: TxnLogged) -> None:
         t = self._world.servers[ev.sid]

@@ -3,8 +3,8 @@ LEADER_HAS_MAX_HISTORY. (FLE_CONFORMS, the full replay, is in `fle_replay`.)"""
 
 from __future__ import annotations
 
-from zkfle.checker.verdict.replay import Sink
-from zkfle.checker.verdict.world import Ballot, Handler, HandlerKey, World
+from zkfle.checker.verdict.replay import Check
+from zkfle.checker.verdict.world import Ballot, Handler, HandlerKey
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.quorum import has_all_quorums
 from zkfle.spec.trace import Decide, ElectionStart, Proposal, TraceVote
@@ -17,7 +17,7 @@ def _order(leader: int, zxid: int, peer_epoch: int) -> tuple[int, int, int]:
     return (peer_epoch, zxid, leader)
 
 
-class RoundMonotonic:
+class RoundMonotonic(Check):
     """ROUND_MONOTONIC: within one incarnation a server's election round never decreases.
 
     `logicalclock` only grows: `lookForLeader` increments it, a LOOKING notification of a later round sets
@@ -28,17 +28,8 @@ class RoundMonotonic:
     lie above it.
     """
 
-    def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
-
     def pre(self) -> dict[HandlerKey, Handler]:
         return {ElectionStart: self._start, Proposal: self._proposal}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _start(self, ev: ElectionStart) -> None:
         clock = self._world.servers[ev.sid].clock
@@ -53,24 +44,15 @@ class RoundMonotonic:
             self._sink.report(Invariant.ROUND_MONOTONIC, ev.seq, ev.sid, message, ())
 
 
-class VoteMonotonic:
+class VoteMonotonic(Check):
     """VOTE_MONOTONIC: within one round a server's proposals only grow in (peer_epoch, zxid, leader).
 
     In one round `lookForLeader` replaces its proposal only when `totalOrderPredicate(new, current)` holds
     (FastLeaderElection.tla `HandleNotmsg`); only a later round may restart from the initial vote.
     """
 
-    def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
-
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Proposal: self._proposal}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _proposal(self, ev: Proposal) -> None:
         t = self._world.servers[ev.sid]
@@ -102,7 +84,7 @@ def looking_backs(ballot: Ballot, decided: Decide) -> bool:
     return ballot.msg.state == "LOOKING" and backs(ballot, decided)
 
 
-class DecisionQuorum:
+class DecisionQuorum(Check):
     """DECISION_QUORUM: every `decide` is backed by a quorum of matching votes the server had received.
 
     `lookForLeader` returns only when `getVoteTracker(recvset or outofelection, vote).hasAllQuorums()`
@@ -112,17 +94,8 @@ class DecisionQuorum:
     which a trace need not show).
     """
 
-    def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
-
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Decide: self._decide}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _decide(self, ev: Decide) -> None:
         t = self._world.servers[ev.sid]
@@ -138,7 +111,7 @@ class DecisionQuorum:
             self._sink.report(Invariant.DECISION_QUORUM, ev.seq, ev.sid, message, (backing[s] for s in backers))
 
 
-class LeaderHasMaxHistory:
+class LeaderHasMaxHistory(Check):
     """LEADER_HAS_MAX_HISTORY: an elected leader's vote is at least the initial vote of every server that voted
     for it.
 
@@ -151,17 +124,8 @@ class LeaderHasMaxHistory:
     the server itself when its own proposal in that round is the decided vote (otherwise it joined).
     """
 
-    def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
-
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Decide: self._decide}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _decide(self, ev: Decide) -> None:
         world = self._world

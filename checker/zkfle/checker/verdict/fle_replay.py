@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import Handler, HandlerKey, World
 from zkfle.spec import fle
 from zkfle.spec.invariants import Invariant
@@ -104,13 +104,13 @@ def _vote(leader: int, zxid: int, peer_epoch: int) -> Vote:
     return Vote(ServerId(leader), Zxid(zxid), Epoch(peer_epoch))
 
 
-class FleConforms:
+class FleConforms(Check):
     """FLE_CONFORMS: proposals, sends and decisions follow from the notifications taken in, by the rules of
     `FastLeaderElection.lookForLeader` as `zkfle.spec.fle` states them (FastLeaderElection.tla actions
     `HandleNotmsg`, `WaitNewNotmsg`, `ReceivedFollowingAndLeadingNotification`)."""
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
+        super().__init__(world, sink)
         self._voters = current_and_next_voters(world.view)
         self._elections: dict[int, _Election] = {}
 
@@ -132,9 +132,6 @@ class FleConforms:
 
     def post(self) -> dict[HandlerKey, Handler]:
         return {Boot: self._reset, Crash: self._reset, Recovered: self._looking, StateChange: self._state}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _report(self, seq: int, sid: int, message: str) -> None:
         self._sink.report(Invariant.FLE_CONFORMS, seq, sid, message, ())

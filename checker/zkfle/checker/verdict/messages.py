@@ -6,7 +6,7 @@ from typing import Final
 
 import msgspec
 
-from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import Handler, HandlerKey, World
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.trace import Boot, Crash, Drop, Message, Recv, Send
@@ -22,7 +22,7 @@ def _json(msg: Message) -> str:
     return msgspec.json.encode(msg).decode()
 
 
-class MsgIntegrity:
+class MsgIntegrity(Check):
     """MSG_INTEGRITY: a `recv` names the `mid` of an earlier `send` with the same ends and content, takes it
     in at most once, and in the order it was sent on its connection.
 
@@ -36,7 +36,7 @@ class MsgIntegrity:
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._sink = sink
+        super().__init__(world, sink)
         self._pending: dict[str, InFlight] = {}
         self._last: dict[tuple[int, int], int] = {}
         """Per connection (sender, receiver): the send seq of the latest message taken in."""
@@ -49,12 +49,6 @@ class MsgIntegrity:
 
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Send: self._send, Recv: self._recv, Drop: self._drop, Crash: self._lose_to, Boot: self._lose_to}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _retire(self, mid: str, why: int | str) -> None:
         retired = self._retired

@@ -10,7 +10,7 @@ without passing LOOKING) is filed under FLE_CONFORMS, since the peer state is wh
 
 from __future__ import annotations
 
-from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import Handler, HandlerKey, World
 from zkfle.spec import transitions
 from zkfle.spec.invariants import Invariant
@@ -42,7 +42,7 @@ _TARGETS = {
 """Where each life-cycle event leads, whatever node it comes from (the trace is followed as written)."""
 
 
-class CrashSilence:
+class CrashSilence(Check):
     """CRASH_SILENCE: a crashed server has no events until its next `boot`.
 
     A crash kills the JVM: no thread of the old incarnation can log, send or write afterwards, and the next
@@ -52,7 +52,7 @@ class CrashSilence:
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
+        super().__init__(world, sink)
         self._alive: set[int] = set()
         """The servers booted and not crashed since (the hot test of every event)."""
 
@@ -68,12 +68,6 @@ class CrashSilence:
         handlers.update({cls: self._move for cls in _MOVES})
         handlers[StateChange] = self._state
         return handlers
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _silent(self, ev: Event) -> None:
         sid = ev.sid

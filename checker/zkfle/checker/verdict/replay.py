@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Final, Protocol
+from typing import Final
 
 from zkfle.checker.verdict.model import Verdict, Violation
 from zkfle.checker.verdict.world import Handler, HandlerKey, World
@@ -54,13 +54,22 @@ class Sink:
         self.found.clear()
 
 
-class Check(Protocol):
+class Check:
     """One invariant (or a family sharing state): handlers per event class (or per (Send | Recv, message
-    class)), before and after the world's update, and `finish` at the end of the trace."""
+    class)), before and after the world's update, and `finish` at the end of the trace. A check overrides
+    only the hooks it needs; the defaults do nothing."""
 
-    def pre(self) -> dict[HandlerKey, Handler]: ...
-    def post(self) -> dict[HandlerKey, Handler]: ...
-    def finish(self, events: int) -> None: ...
+    def __init__(self, world: World, sink: Sink) -> None:
+        self._world, self._sink = world, sink
+
+    def pre(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {}
+
+    def finish(self, events: int) -> None:
+        """Called once after the last event (for invariants judged over the whole run)."""
 
 
 class Replay:

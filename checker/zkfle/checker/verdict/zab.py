@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zkfle.checker.verdict.replay import Sink
+from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import Handler, HandlerKey, World
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.quorum import MajoritySystem, is_quorum
@@ -19,7 +19,7 @@ from zkfle.spec.trace import (
 from zkfle.spec.zxid import ServerId, epoch_of, java_hex
 
 
-class OneLeaderPerEpoch:
+class OneLeaderPerEpoch(Check):
     """ONE_LEADER_PER_EPOCH: at most one server is `established` for any epoch.
 
     Zab's Leadership (Zab.tla and ZkV3_7_0.tla `Leadership2`: per epoch at most one `epochLeader`). It
@@ -29,18 +29,12 @@ class OneLeaderPerEpoch:
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._sink = sink
+        super().__init__(world, sink)
         self._leaders: dict[int, tuple[int, int]] = {}
         """epoch -> (sid, seq of its `established`)."""
 
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Established: self._established}
-
-    def post(self) -> dict[HandlerKey, Handler]:
-        return {}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _established(self, ev: Established) -> None:
         first = self._leaders.get(ev.epoch)
@@ -51,7 +45,7 @@ class OneLeaderPerEpoch:
             self._sink.report(Invariant.ONE_LEADER_PER_EPOCH, ev.seq, ev.sid, message, (first[1],))
 
 
-class NewEpochIsFresh:
+class NewEpochIsFresh(Check):
     """NEW_EPOCH_IS_FRESH: a proposed epoch exceeds the acceptedEpoch of every server in its FOLLOWERINFO quorum.
 
     `Leader.getEpochToPropose` sets `epoch = lastAcceptedEpoch + 1` whenever a caller's acceptedEpoch (the
@@ -62,7 +56,7 @@ class NewEpochIsFresh:
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
+        super().__init__(world, sink)
         self._info: dict[int, dict[int, tuple[int, int]]] = {}
         """leader sid -> learner sid -> (acceptedEpoch it announced, seq of that recv)."""
 
@@ -76,9 +70,6 @@ class NewEpochIsFresh:
             Boot: self._forget,
             Decide: self._forget,
         }
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _recv(self, ev: Recv) -> None:
         self._info.setdefault(ev.sid, {})[ev.from_] = (epoch_of(ev.msg.zxid), ev.seq)
@@ -110,7 +101,7 @@ class NewEpochIsFresh:
                 self._sink.report(Invariant.NEW_EPOCH_IS_FRESH, ev.seq, ev.sid, message, (seen[1],))
 
 
-class CommittedDurable:
+class CommittedDurable(Check):
     """COMMITTED_DURABLE: every zxid committed by a quorum is durable on every leader established after it.
 
     Zab's PrefixConsistency / PrimaryIntegrity (Zab.tla, ZkV3_7_0.tla): a new primary's history contains
@@ -122,7 +113,7 @@ class CommittedDurable:
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
-        self._world, self._sink = world, sink
+        super().__init__(world, sink)
         self._committers: dict[int, set[int]] = {}
         system = world.view.current
         self._smallest = len(system.participants) // 2 + 1 if isinstance(system, MajoritySystem) else 1
@@ -135,9 +126,6 @@ class CommittedDurable:
 
     def post(self) -> dict[HandlerKey, Handler]:
         return {Committed: self._committed}
-
-    def finish(self, events: int) -> None:
-        pass
 
     def _committed(self, ev: Committed) -> None:
         if ev.zxid <= self._max:
