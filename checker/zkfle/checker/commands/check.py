@@ -13,13 +13,15 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zkfle.checker import graphs
 from zkfle.checker.errors import UsageError
-from zkfle.checker.reader import TraceError, open_trace
-from zkfle.checker.report import InputError, TraceResult, exit_code, to_json, to_junit, to_text
-from zkfle.checker.verdict import Replay
-from zkfle.checker.verdict.world import HeaderError
+
+if TYPE_CHECKING:
+    from zkfle.checker.report import TraceResult
+
+# The reader, the verdict, the reports and networkx (graphs) load inside the handlers: every command's module is
+# imported to build `zkfle`'s parser, and `zkfle datadir` must not pay for networkx.
 
 GRAPH_EVENTS = 2000
 """A happens-before graph of a trace without violations draws its first this many events."""
@@ -67,6 +69,11 @@ def expand(patterns: list[str]) -> list[str]:
 
 def check_path(path: str, skip_unknown: bool = False) -> TraceResult:
     """Check one trace file; bad input becomes the result's errors, never an exception."""
+    from zkfle.checker.reader import TraceError, open_trace
+    from zkfle.checker.report import InputError, TraceResult
+    from zkfle.checker.verdict import Replay
+    from zkfle.checker.verdict.world import HeaderError
+
     command: str | None = None
     events = 0
     try:
@@ -92,6 +99,8 @@ def _check_one(job: tuple[str, bool]) -> TraceResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zkfle.checker.report import exit_code, to_json, to_junit, to_text
+
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}.")
     paths = expand(args.traces)
@@ -124,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_graph(target: Path, kind: str, result: TraceResult, skip_unknown: bool) -> None:
+    from zkfle.checker import graphs
+    from zkfle.checker.reader import TraceError, open_trace
+
     verdict = result.verdict
     if kind == "state":
         graph = graphs.to_dot(graphs.state_graph(verdict.moves if verdict else ()), "zkfle state machine")
