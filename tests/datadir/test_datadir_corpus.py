@@ -18,7 +18,7 @@ import pytest
 
 from zkfle.impl.datadir import DataDirReport, inspect_data_dir
 from zkfle.impl.drivers.localfs import LocalFileSystem
-from zkfle.impl.persistence.logline import Level
+from zkfle.impl.logline import Level
 from zkfle.impl.recovery import load_database
 from zkfle.spec.zxid import epoch_of
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from zkfle.impl.drivers.localfs import LocalFileSystem
+from zkfle.impl.logline import Level
 from zkfle.impl.persistence.datatree import DataTree
 from zkfle.impl.persistence.filetxnsnaplog import RestoreError, SnapshotVerdict, check_dirs, restore, save
 from zkfle.impl.persistence.fs import MemoryFileSystem
-from zkfle.impl.persistence.logline import Level
 from zkfle.impl.persistence.records import (
     OPEN_ACL_UNSAFE,
     CloseSessionTxn,

@@ -3,8 +3,9 @@ corpus/wire observations)."""
 
 from __future__ import annotations
 
-from zkfle.impl.core.qcm import Close, Log, LogLevel, Message, OpenConnection, QuorumCnxManager, Write
+from zkfle.impl.core.qcm import Close, Message, OpenConnection, QuorumCnxManager, Write
 from zkfle.impl.core.wire import encode_frame, initial_message
+from zkfle.impl.logline import Level, LogLine
 
 VIEW = frozenset({1, 2, 3})
 
@@ -43,7 +44,7 @@ def test_smaller_initiator_drops_its_connection() -> None:
     effects = qcm.connection_established(3, conn=5)
     assert effects[0] == Write(5, initial_message(1, "127.0.0.1", 24701).encode())
     assert (
-        Log(LogLevel.INFO, "Have smaller server identifier, so dropping the connection: (myId:1 --> sid:3)") in effects
+        LogLine(Level.INFO, "Have smaller server identifier, so dropping the connection: (myId:1 --> sid:3)") in effects
     )
     assert effects[-1] == Close(5)
     assert 3 not in qcm.sender
@@ -74,7 +75,7 @@ def test_own_sid_only_warns() -> None:
     qcm = _qcm(2)
     qcm.connection_accepted(7)
     effects = qcm.bytes_received(7, initial_message(2, "127.0.0.1", 24702).encode())
-    assert len(effects) == 1 and isinstance(effects[0], Log) and "our own ID" in effects[0].message
+    assert len(effects) == 1 and isinstance(effects[0], LogLine) and "our own ID" in effects[0].text
     assert qcm.sender == {}
 
 
@@ -94,7 +95,7 @@ def test_last_message_is_resent_on_reconnect() -> None:
     qcm.connection_established(1, conn=10)
     broken = qcm.connection_closed(10)
     assert Close(10) in broken and 1 not in qcm.sender
-    assert any(isinstance(e, Log) and e.message == "Connection broken for id 1, my id = 3" for e in broken)
+    assert any(isinstance(e, LogLine) and e.text == "Connection broken for id 1, my id = 3" for e in broken)
     effects = qcm.connection_established(1, conn=11)
     assert [e for e in effects if isinstance(e, Write)][1:] == [Write(11, encode_frame(b"vote"))]
 
@@ -154,4 +155,4 @@ def test_connect_all_and_unknown_sid() -> None:
     qcm.connection_failed(1)
     effects = qcm.connect_all()
     assert OpenConnection(1) in effects
-    assert any(isinstance(e, Log) and e.message == "Invalid server id: 9 " for e in effects)
+    assert any(isinstance(e, LogLine) and e.text == "Invalid server id: 9 " for e in effects)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zkfle.impl.logline import LogLine
 from zkfle.impl.persistence.epochfiles import (
     ACCEPTED_EPOCH_FILENAME,
     CURRENT_EPOCH_FILENAME,
@@ -19,7 +20,6 @@ from zkfle.impl.persistence.epochfiles import (
 )
 from zkfle.impl.persistence.filetxnsnaplog import check_dirs
 from zkfle.impl.persistence.fs import CopyOnWriteFileSystem, FileSystem, join
-from zkfle.impl.persistence.logline import LogLine
 from zkfle.impl.persistence.snapshot import SNAPSHOT_FILE_PREFIX, SnapshotError, decompress, parse_snapshot, quick_check
 from zkfle.impl.persistence.txnlog import LOG_FILE_PREFIX, EndKind, log_files, scan_log, sort_data_dir, zxid_from_name
 from zkfle.impl.recovery import DatabaseLoaded, DatabaseRefused, LoadOptions, load_database

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zkfle.impl.logline import Level, LogLine
 from zkfle.impl.persistence.epochfiles import (
     ACCEPTED_EPOCH_FILENAME,
     CURRENT_EPOCH_FILENAME,
@@ -21,7 +22,6 @@ from zkfle.impl.persistence.epochfiles import (
 )
 from zkfle.impl.persistence.filetxnsnaplog import RestoreError, RestoreResult, restore
 from zkfle.impl.persistence.fs import FileSystem
-from zkfle.impl.persistence.logline import Level, LogLine
 from zkfle.spec.zxid import epoch_of, java_hex
 
 EXIT_CODE_UNEXPECTED = 1

@@ -2,7 +2,7 @@
 
 The driver owns the sockets and the clock. It tells the model what happened (`connection_established`,
 `connection_failed`, `connection_accepted`, `bytes_received`, `connection_closed`) and the model
-answers with effects (`OpenConnection`, `Write`, `Close`, `Log`). The election pulls messages with
+answers with effects (`OpenConnection`, `Write`, `Close`, `LogLine`). The election pulls messages with
 `poll_recv` (`pollRecvQueue`) and pushes them with `to_send` (`toSend`).
 
 Rules kept from ZooKeeper (each named after its Java origin):
@@ -36,18 +36,12 @@ from zkfle.impl.core.wire import (
     decode_initial_message,
     encode_frame,
 )
+from zkfle.impl.logline import Level, LogLine
 
 SEND_CAPACITY = 1
 """`QuorumCnxManager.SEND_CAPACITY`: "to prevent sending stale notifications"."""
 RECV_CAPACITY = 100
 """`QuorumCnxManager.RECV_CAPACITY`."""
-
-
-class LogLevel(enum.Enum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +67,8 @@ class Close:
     conn: int
 
 
-@dataclass(frozen=True, slots=True)
-class Log:
-    """A line ZooKeeper logs at this point, with its text."""
-
-    level: LogLevel
-    message: str
-
-
-Effect = OpenConnection | Write | Close | Log
+Effect = OpenConnection | Write | Close | LogLine
+"""`LogLine`: a line ZooKeeper logs at this point, with its text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +131,13 @@ class QuorumCnxManager:
     def connect_one(self, sid: int) -> list[Effect]:
         """`connectOne(sid)`: dial unless a SendWorker exists or an attempt is already in progress."""
         if sid in self.sender:
-            return [Log(LogLevel.DEBUG, f"There is a connection already for server {sid}")]
+            return [LogLine(Level.DEBUG, f"There is a connection already for server {sid}")]
         if sid not in self.view:
-            return [Log(LogLevel.WARN, f"Invalid server id: {sid} ")]
+            return [LogLine(Level.WARN, f"Invalid server id: {sid} ")]
         if sid in self.in_progress:
             return [
-                Log(
-                    LogLevel.DEBUG,
+                LogLine(
+                    Level.DEBUG,
                     f"Connection request to server id: {sid} is already in progress, so skipping this request",
                 )
             ]
@@ -174,15 +161,15 @@ class QuorumCnxManager:
         effects: list[Effect] = [Write(conn, self._initial)]
         if sid > self.my_sid:
             message = f"Have smaller server identifier, so dropping the connection: (myId:{self.my_sid} --> sid:{sid})"
-            return [*effects, Log(LogLevel.INFO, message), Close(conn)]
+            return [*effects, LogLine(Level.INFO, message), Close(conn)]
         message = f"Have larger server identifier, so keeping the connection: (myId:{self.my_sid} --> sid:{sid})"
-        effects.append(Log(LogLevel.DEBUG, message))
+        effects.append(LogLine(Level.DEBUG, message))
         return effects + self._start_workers(sid, conn)
 
     def connection_failed(self, sid: int) -> list[Effect]:
         """The dial to `sid` failed (`initiateConnection`'s catch)."""
         self.in_progress.discard(sid)
-        return [Log(LogLevel.WARN, f"Cannot open channel to {sid} at election address")]
+        return [LogLine(Level.WARN, f"Cannot open channel to {sid} at election address")]
 
     def connection_accepted(self, conn: int) -> list[Effect]:
         """The listener accepted `conn`; its first bytes must be an initial message (`receiveConnection`)."""
@@ -224,8 +211,8 @@ class QuorumCnxManager:
             return []
         if isinstance(parsed, InitialMessageError):
             del self._connections[conn]
-            level = LogLevel.ERROR if parsed.log == "Initial message parsing error!" else LogLevel.WARN
-            return [Log(level, parsed.log), Close(conn)]
+            level = Level.ERROR if parsed.log == "Initial message parsing error!" else Level.WARN
+            return [LogLine(level, parsed.log), Close(conn)]
         message, used = parsed
         sid = message.sid
         if sid < self.my_sid:
@@ -233,13 +220,13 @@ class QuorumCnxManager:
             if sid in self.sender:
                 effects += self._finish(sid, self.sender[sid])
             del self._connections[conn]
-            effects += [Log(LogLevel.DEBUG, f"Create new connection to server: {sid}"), Close(conn)]
+            effects += [LogLine(Level.DEBUG, f"Create new connection to server: {sid}"), Close(conn)]
             return effects + self.connect_one(sid)
         if sid == self.my_sid:
             state.phase = _Phase.IDLE
             return [
-                Log(
-                    LogLevel.WARN,
+                LogLine(
+                    Level.WARN,
                     "We got a connection request from a server with our own ID. "
                     "This should be either a configuration error, or a bug.",
                 )
@@ -282,15 +269,15 @@ class QuorumCnxManager:
         assert state.reader is not None and state.sid is not None
         for item in state.reader.feed(data):
             if isinstance(item, InvalidFrame):
-                return [Log(LogLevel.WARN, f"{item.message}"), *self._broken(conn, state.sid)]
+                return [LogLine(Level.WARN, f"{item.message}"), *self._broken(conn, state.sid)]
             self.recv_queue.append(Message(state.sid, item))
         return []
 
     def _broken(self, conn: int, sid: int) -> list[Effect]:
         """`RecvWorker.run`'s exit: "Connection broken", then finish the paired SendWorker."""
         effects: list[Effect] = [
-            Log(LogLevel.WARN, f"Connection broken for id {sid}, my id = {self.my_sid}"),
-            Log(LogLevel.WARN, f"Interrupting SendWorker thread from RecvWorker. sid: {sid}. myId: {self.my_sid}"),
+            LogLine(Level.WARN, f"Connection broken for id {sid}, my id = {self.my_sid}"),
+            LogLine(Level.WARN, f"Interrupting SendWorker thread from RecvWorker. sid: {sid}. myId: {self.my_sid}"),
         ]
         return effects + self._finish(sid, conn)
 
@@ -300,4 +287,4 @@ class QuorumCnxManager:
             return []
         if self.sender.get(sid) == conn:
             del self.sender[sid]
-        return [Close(conn), Log(LogLevel.WARN, f"Send worker leaving thread id {sid} my id = {self.my_sid}")]
+        return [Close(conn), LogLine(Level.WARN, f"Send worker leaving thread id {sid} my id = {self.my_sid}")]

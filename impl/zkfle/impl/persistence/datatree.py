@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from zkfle.impl.logline import Level, LogLine
 from zkfle.impl.persistence.digest import DIGEST_VERSION, add_digest, node_digest, remove_digest
 from zkfle.impl.persistence.javahash import (
     copy_capacity,
@@ -34,7 +35,6 @@ from zkfle.impl.persistence.javahash import (
     long_hash,
     string_hash,
 )
-from zkfle.impl.persistence.logline import Level, LogLine
 from zkfle.impl.persistence.records import (
     READ_ACL_UNSAFE,
     ACLList,

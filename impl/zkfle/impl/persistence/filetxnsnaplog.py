@@ -12,9 +12,9 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from zkfle.impl.logline import Level, LogLine
 from zkfle.impl.persistence.datatree import ApplyError, DataTree
 from zkfle.impl.persistence.fs import FileSystem, join
-from zkfle.impl.persistence.logline import Level, LogLine
 from zkfle.impl.persistence.records import CreateSessionTxn, OpCode, Txn, TxnHeader
 from zkfle.impl.persistence.snapshot import (
     SNAPSHOT_FILE_PREFIX,

@@ -30,9 +30,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from zkfle.impl.logline import Level, LogLine
 from zkfle.impl.persistence.fs import FileSystem, join
 from zkfle.impl.persistence.jute import JuteEOFError, JuteLengthError, JuteReader, JuteWriter
-from zkfle.impl.persistence.logline import Level, LogLine
 from zkfle.impl.persistence.records import (
     FileHeader,
     Txn,
