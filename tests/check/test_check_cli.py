@@ -36,7 +36,7 @@ def test_exit_codes_and_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     bad, ok = json.loads(out)["traces"]
     assert (bad["path"], ok["path"]) == (str(BAD), str(OK))
     (violation,) = bad["violations"]
-    assert set(violation) == {"invariant", "seq", "sid", "message", "witness"}
+    assert set(violation) == {"invariant", "seq", "sid", "message", "witness", "minimal_witness"}
     assert (violation["invariant"], violation["seq"], violation["sid"]) == ("MSG_INTEGRITY", 8, 1)
     assert violation["witness"] == [5, 6, 8]  # both sends, and the late recv
 

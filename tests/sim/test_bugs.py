@@ -17,5 +17,16 @@ def test_unknown_bug_lists_the_known_ones() -> None:
     assert all(b.value in str(info.value) for b in Bug)
 
 
-def test_the_3_8_0_set_is_the_four_fixes_after_3_8_0() -> None:
-    assert {b.value for b in ZOOKEEPER_3_8_0} == {"ZK_4643", "ZK_4646", "ZK_4685", "ZK_4712"}
+def test_the_3_8_0_set_is_the_fixes_after_3_8_0_and_the_unmerged_1653() -> None:
+    assert {b.value for b in ZOOKEEPER_3_8_0} == {"ZK_1653", "ZK_4643", "ZK_4646", "ZK_4685", "ZK_4712"}
+
+
+def test_jira_numbers_are_accepted() -> None:
+    assert parse_bugs(["4643", "ZOOKEEPER-1191"]) == {Bug.ZK_4643, Bug.ZK_1191}
+
+
+def test_every_entry_is_documented() -> None:
+    for bug in Bug:
+        info = bug.info
+        assert info.jira.startswith("ZOOKEEPER-") and bug.value.removeprefix("ZK_") in info.jira
+        assert info.scenario and info.fix and info.where

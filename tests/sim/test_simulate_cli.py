@@ -66,7 +66,7 @@ def test_text_summary_names_seed_epochs_and_progress(tmp_path: Path, capsys: pyt
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--inject", "ZK_0000"], "known: ZK_4643"),
+        (["--inject", "ZK_0000"], "known: ZK_1419, ZK_1514"),
         (["--data-dir", "9=/nonexistent"], "server 9 is not in the ensemble"),
         (["--data-dir", "1"], "expected SID=DIR"),
         (["--out", "trace.json"], ".ndjson or .ndjson.gz"),

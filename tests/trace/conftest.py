@@ -28,6 +28,7 @@ def sample_header(hierarchical: bool = False) -> tr.TraceHeader:
         disks={
             S2: tr.DiskState(Zxid(make_zxid(2, 18)), Epoch(2), Epoch(2), None),
             S1: tr.DiskState(Zxid(-1), None, None, Epoch(1)),
+            S3: tr.DiskState(Zxid(make_zxid(3, 1)), Epoch(2), Epoch(3), None, updating_epoch=True),
         },
     )
 
@@ -56,6 +57,7 @@ def sample_messages() -> list[tr.Message]:
         tr.UpToDatePacket(Zxid(make_zxid(2, 0))),
         tr.ProposalPacket(Zxid(make_zxid(2, 1))),
         tr.CommitPacket(Zxid(make_zxid(2, 1))),
+        tr.InformPacket(Zxid(make_zxid(2, 1))),
     ]
 
 
@@ -80,6 +82,7 @@ def sample_events() -> list[tr.Event]:
         tr.TxnLogged(0, 3, S1, zxid=top),
         tr.Truncated(0, 3, S1, zxid=bottom),
         tr.Snapshot(0, 3.5, S1, zxid=Zxid(make_zxid(1, 2))),
+        tr.UpdatingEpoch(0, 3.5, S1, present=True),
         tr.Crash(0, 4, S2),
         tr.ElectionStart(0, 5, S1, round=1, vote=_vote(S1, 0, 0)),
         tr.Proposal(0, 6, S1, round=2, vote=_vote(S3, make_zxid(1, 2), 1)),
@@ -94,6 +97,7 @@ def sample_events() -> list[tr.Event]:
         tr.Committed(0, 10, S1, zxid=Zxid(make_zxid(2, 1))),
         tr.Partition(0, 11, None, groups=[[S1, S2], [S3]]),
         tr.Heal(0, 12, None),
+        tr.Wipe(0, 12, None, server=ServerId(2)),
         tr.Drop(0, 13, None, mid="3-2"),
     ]
     for i, message in enumerate(sample_messages()):

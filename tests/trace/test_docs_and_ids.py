@@ -42,6 +42,7 @@ def test_invariant_ids() -> None:
         "CRASH_SILENCE",
         "TXN_EPOCH",
         "COMMITTED_DURABLE",
+        "ZAB_ACK_ORDER",
     ]
     assert all(i.name == i.value for i in Invariant)
     statements = [i.holds_when for i in Invariant]

@@ -37,7 +37,7 @@ def test_samples_cover_every_kind(events: list[tr.Event]) -> None:
     assert kinds == set(typing.get_args(tr.Event))
     messages = {type(e.msg) for e in events if isinstance(e, tr.Send | tr.Recv)}
     assert messages == set(typing.get_args(tr.Message))
-    assert len(tr.EVENT_KINDS) == 21 and len(tr.MESSAGE_KINDS) == 13
+    assert len(tr.EVENT_KINDS) == 23 and len(tr.MESSAGE_KINDS) == 14
 
 
 @pytest.mark.parametrize("name", ["trace.ndjson", "trace.ndjson.gz"])
@@ -109,7 +109,7 @@ def test_bytes_do_not_depend_on_hash_seed(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", script, str(HERE), str(out)], check=True, env=env, cwd=REPO)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
-    assert outputs[0].count(b"\n") == 1 + 53
+    assert outputs[0].count(b"\n") == 1 + 57
 
 
 def test_pinned_encoding(header: tr.TraceHeader) -> None:

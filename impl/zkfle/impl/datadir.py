@@ -22,7 +22,7 @@ from zkfle.impl.persistence.filetxnsnaplog import check_dirs
 from zkfle.impl.persistence.fs import CopyOnWriteFileSystem, FileSystem, join
 from zkfle.impl.persistence.snapshot import SNAPSHOT_FILE_PREFIX, SnapshotError, decompress, parse_snapshot, quick_check
 from zkfle.impl.persistence.txnlog import LOG_FILE_PREFIX, EndKind, log_files, scan_log, sort_data_dir, zxid_from_name
-from zkfle.impl.recovery import DatabaseLoaded, DatabaseRefused, LoadOptions, load_database
+from zkfle.impl.recovery import UPDATING_EPOCH_FILENAME, DatabaseLoaded, DatabaseRefused, LoadOptions, load_database
 from zkfle.spec.zxid import epoch_of, java_hex
 
 VERSION_DIR = "version-2"
@@ -103,6 +103,8 @@ class DataDirReport:
     would_write: tuple[str, ...]
     """The changes start-up makes to the directory, in order (`write <path>`, `rename <a> -> <b>`, ...)."""
     notes: tuple[str, ...]
+    updating_epoch: bool = False
+    """`version-2/updatingEpoch` is there: branch 3.4's ZOOKEEPER-1653 marker, which 3.8 ignores."""
 
     @property
     def would_start(self) -> bool:
@@ -179,6 +181,12 @@ def inspect_data_dir(
     for directory in (snap_dir, txn_dir):
         view.mkdirs(directory)  # FileTxnSnapLog's constructor creates them (zookeeper.datadir.autocreate=true)
     epoch_files = tuple(_epoch_file(fs, snap_dir, name) for name in _EPOCH_FILES)
+    marker = fs.exists(join(snap_dir, UPDATING_EPOCH_FILENAME))
+    if marker:
+        notes.append(
+            f"{VERSION_DIR}/{UPDATING_EPOCH_FILENAME} is there: ZooKeeper 3.4 leaves it when it stops between the "
+            "NEWLEADER snapshot and the currentEpoch write and acts on it at start-up (ZOOKEEPER-1653); 3.8 ignores it"
+        )
     datadir_error = check_dirs(view, txn_dir, snap_dir)
     outcome = None if datadir_error is not None else load_database(view, snap_dir, txn_dir, options)
     used = outcome.restore.snapshot_used if outcome is not None and outcome.restore is not None else None
@@ -196,6 +204,7 @@ def inspect_data_dir(
         datadir_error=datadir_error,
         would_write=tuple(_describe(change) for change in view.changes),
         notes=tuple(notes),
+        updating_epoch=marker,
     )
 
 
@@ -351,6 +360,11 @@ def explain(report: DataDirReport) -> tuple[str, ...]:
             f"{epoch_of(zxid)} into currentEpoch (what 3.4's updatingEpoch fix does), provided acceptedEpoch is at "
             "least that.",
         ]
+        if report.updating_epoch:
+            lines.append(
+                f"{UPDATING_EPOCH_FILENAME} is there, so this is that crash: ZooKeeper 3.4 would set currentEpoch "
+                f"to {epoch_of(zxid)}, delete the file and start; 3.5+ (3.8 too) never read it."
+            )
     elif message.startswith("The accepted epoch,"):
         current = report.outcome.current_epoch if report.outcome else None
         lines += [

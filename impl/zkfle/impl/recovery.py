@@ -24,6 +24,11 @@ from zkfle.impl.persistence.filetxnsnaplog import RestoreError, RestoreResult, r
 from zkfle.impl.persistence.fs import FileSystem
 from zkfle.spec.zxid import epoch_of, java_hex
 
+UPDATING_EPOCH_FILENAME = "updatingEpoch"
+"""Branch 3.4's `QuorumPeer.UPDATING_EPOCH_FILENAME` (ZOOKEEPER-1653): in the snapshot dir while a learner's
+NEWLEADER handling runs (`Learner.syncWithLeader` creates it before the snapshot, deletes it after
+`setCurrentEpoch`). 3.5+ neither write nor read it."""
+
 EXIT_CODE_UNEXPECTED = 1
 """`ExitCode.UNEXPECTED_ERROR`: QuorumPeerMain's exit code when `start()` throws (any load failure)."""
 
@@ -73,6 +78,9 @@ class LoadOptions:
     """`zookeeper.digest.enabled`."""
     current_epoch_tmp_fallback: bool = True
     """ZOOKEEPER-4269's fix (in 3.8): adopt `currentEpoch.tmp` when currentEpoch is older than the log."""
+    updating_epoch_marker: bool = False
+    """Branch 3.4's fix of ZOOKEEPER-1653 (never in 3.5+, so off here): with the `updatingEpoch` marker, a
+    currentEpoch older than the log's epoch is replaced by the log's epoch. zkfle's peer turns it on."""
 
 
 def load_database(
@@ -108,6 +116,17 @@ def load_database(
             current = zxid_epoch
             log.append(LogLine(Level.INFO, _default_text(CURRENT_EPOCH_FILENAME, current)))
             write_long_to_file(fs, current_path, current)
+        else:
+            marker = epoch_path(snap_dir, UPDATING_EPOCH_FILENAME)
+            if opts.updating_epoch_marker and zxid_epoch > current and fs.exists(marker):
+                # branch 3.4's QuorumPeer.loadDataBase: the NEWLEADER snapshot was taken, setCurrentEpoch not
+                log.append(LogLine(Level.INFO, _marker_text(zxid_epoch)))
+                write_long_to_file(fs, current_path, zxid_epoch)
+                current = zxid_epoch
+                try:
+                    fs.delete(marker)
+                except OSError:  # File.delete() returned false
+                    return _refuse(f"Failed to delete {marker}", log, zxid=zxid, current=current, restored=restored)
         if zxid_epoch > current:
             tmp_path = current_path + TMP_EXTENSION
             if not (opts.current_epoch_tmp_fallback and fs.exists(tmp_path)):
@@ -141,6 +160,13 @@ def load_database(
     except EpochFileError as exc:
         return _refuse(exc.message, log, zxid=zxid, current=current, accepted=accepted, restored=restored)
     return DatabaseLoaded(zxid, current, accepted, restored, tuple(log))
+
+
+def _marker_text(epoch: int) -> str:
+    return (
+        f"{UPDATING_EPOCH_FILENAME} found. The server was terminated after taking a snapshot but before updating "
+        f"current epoch. Setting current epoch to {epoch}."
+    )
 
 
 def _default_text(name: str, value: int) -> str:

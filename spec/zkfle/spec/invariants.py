@@ -28,6 +28,7 @@ class Invariant(enum.Enum):
     CRASH_SILENCE = "CRASH_SILENCE"
     TXN_EPOCH = "TXN_EPOCH"
     COMMITTED_DURABLE = "COMMITTED_DURABLE"
+    ZAB_ACK_ORDER = "ZAB_ACK_ORDER"
 
     @property
     def holds_when(self) -> str:
@@ -48,7 +49,8 @@ _HOLDS_WHEN: dict[Invariant, str] = {
     ),
     Invariant.ONE_LEADER_PER_EPOCH: "at most one server is established for any epoch (Zab's Leadership)",
     Invariant.NEW_EPOCH_IS_FRESH: (
-        "an epoch a leader proposes is greater than the acceptedEpoch of every server in its FOLLOWERINFO quorum"
+        "an epoch a leader proposes is greater than the acceptedEpoch of every server in its FOLLOWERINFO quorum, "
+        "and a quorum acknowledged it (ACKEPOCH) before the leader writes it as its currentEpoch"
     ),
     Invariant.ROUND_MONOTONIC: "within one incarnation a server's election round never decreases",
     Invariant.VOTE_MONOTONIC: (
@@ -67,11 +69,15 @@ _HOLDS_WHEN: dict[Invariant, str] = {
     ),
     Invariant.CRASH_SILENCE: "a crashed server has no events until its next boot",
     Invariant.TXN_EPOCH: (
-        "a server's durable zxids grow strictly (except across truncated), and a leader logs only zxids of the "
-        "epoch it leads"
+        "a server's durable zxids grow strictly (except across truncated, and a learner's re-sync logging again "
+        "what lies above its ACKEPOCH zxid), a leader logs only zxids of the epoch it leads, and a server logs "
+        "nothing between leaving its epoch and entering the next"
     ),
     Invariant.COMMITTED_DURABLE: (
         "every zxid committed by a quorum is in the durable history of every leader established after it"
+    ),
+    Invariant.ZAB_ACK_ORDER: (
+        "a learner's first ACK to a leader after that leader's NEWLEADER acknowledges NEWLEADER (its zxid)"
     ),
 }
 """The statement of each invariant, as in the contract's table."""

@@ -111,7 +111,7 @@ class HierarchicalQuorum(msgspec.Struct, frozen=True, tag_field="kind", tag="hie
 Quorum: TypeAlias = MajorityQuorum | HierarchicalQuorum
 
 
-class DiskState(msgspec.Struct, frozen=True):
+class DiskState(msgspec.Struct, frozen=True, omit_defaults=True):
     """What one server's data dir held before the run; null epoch fields are missing files.
 
     The fields are the inputs of `QuorumPeer.loadDataBase`: the last durable zxid (`FileTxnSnapLog.restore`)
@@ -122,6 +122,10 @@ class DiskState(msgspec.Struct, frozen=True):
     current_epoch: TEpoch | None
     accepted_epoch: TEpoch | None
     current_epoch_tmp: TEpoch | None
+    updating_epoch: bool = False
+    """The marker `updatingEpoch` is there AND the server's start-up reads it (branch 3.4's fix of
+    ZOOKEEPER-1653; 3.5+ ignore the file, so a writer describing them leaves this out). An addition to
+    version 1 (docs/trace-format.md)."""
 
 
 class TraceHeader(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -135,6 +139,11 @@ class TraceHeader(msgspec.Struct, frozen=True, omit_defaults=True):
     seed: int | None
     meta: dict[str, object]
     disks: dict[TSid, DiskState] | None = None
+    db_autocreate: bool = True
+    """`zookeeper.db.autocreate` of every server. False: an empty data dir is not trusted (restore gives zxid
+    -1, ZOOKEEPER-261's suspect empty database) unless it holds the `initialize` file, which a server the
+    `disks` map does not list then starts with (`zkServer-initialize.sh`; restore deletes it). An addition to
+    version 1 (docs/trace-format.md)."""
 
 
 # --------------------------------------------------------------------------------------------- messages
@@ -218,6 +227,11 @@ class CommitPacket(_Packet, frozen=True, tag="COMMIT"):
     """`Leader.COMMIT`: the proposal `zxid` is committed."""
 
 
+class InformPacket(_Packet, frozen=True, tag="INFORM"):
+    """`Leader.INFORM`: to an observer, the committed transaction `zxid` with its record (`Leader.inform`);
+    observers get no PROPOSAL or COMMIT in broadcast. An addition to version 1 (docs/trace-format.md)."""
+
+
 Message: TypeAlias = (
     Notification
     | FollowerInfoPacket
@@ -232,6 +246,7 @@ Message: TypeAlias = (
     | UpToDatePacket
     | ProposalPacket
     | CommitPacket
+    | InformPacket
 )
 
 # ----------------------------------------------------------------------------------------------- events
@@ -300,6 +315,14 @@ class Snapshot(_ServerEvent, frozen=True, tag="snapshot"):
     """A snapshot `snapshot.<hex zxid>` is durable (`FileTxnSnapLog.save`)."""
 
     zxid: TZxid
+
+
+class UpdatingEpoch(_ServerEvent, frozen=True, tag="updating_epoch"):
+    """The marker file `updatingEpoch` of the snapshot dir was created (`present`) or deleted: branch 3.4's fix
+    of ZOOKEEPER-1653 (`Learner.syncWithLeader` at NEWLEADER; `QuorumPeer.loadDataBase` reads it). Durable at
+    once. An addition to version 1 (docs/trace-format.md): 3.5+ never write it."""
+
+    present: bool
 
 
 class Crash(_ServerEvent, frozen=True, tag="crash"):
@@ -389,6 +412,13 @@ class Heal(_EnvironmentEvent, frozen=True, tag="heal"):
     """The partition is over."""
 
 
+class Wipe(_EnvironmentEvent, frozen=True, tag="wipe"):
+    """While `server` was down its data dir was replaced by an empty one (only `myid` left): an operator's
+    replaced disk, the scenario of ZOOKEEPER-261. Its next `boot` starts from nothing."""
+
+    server: TSid
+
+
 class Drop(_EnvironmentEvent, frozen=True, tag="drop"):
     """The message `mid` was lost in flight (its connection broke)."""
 
@@ -403,6 +433,7 @@ Event: TypeAlias = (
     | TxnLogged
     | Truncated
     | Snapshot
+    | UpdatingEpoch
     | Crash
     | ElectionStart
     | Proposal
@@ -416,6 +447,7 @@ Event: TypeAlias = (
     | Committed
     | Partition
     | Heal
+    | Wipe
     | Drop
 )
 

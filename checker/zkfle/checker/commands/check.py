@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 from zkfle.checker.errors import UsageError
 
 if TYPE_CHECKING:
+    from zkfle.checker.proofs.outcomes import MinimalWitness
+    from zkfle.checker.reader import TraceReader
     from zkfle.checker.report import TraceResult
+    from zkfle.checker.verdict.model import Verdict
+    from zkfle.spec.invariants import Invariant
+    from zkfle.spec.trace import TraceHeader
 
 # The reader, the verdict, the reports and networkx (graphs) load inside the handlers: every command's module is
 # imported to build `zkfle`'s parser, and `zkfle datadir` must not pay for networkx.
@@ -41,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--format", choices=("text", "json", "junit"), default="text")
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="check N traces at a time (processes)")
     parser.add_argument("--skip-unknown", action="store_true", help="skip events of unknown kinds instead of failing")
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="let integer values be null (unknown) and ask z3 whether some completion is consistent and whether "
+        "some may violate an invariant (exit 1 for a 'may violate' too)",
+    )
     parser.add_argument("--graph", metavar="FILE.dot", help="write a graph of the first trace as Graphviz DOT")
     parser.add_argument(
         "--graph-kind",
@@ -67,8 +78,38 @@ def expand(patterns: list[str]) -> list[str]:
     return paths
 
 
-def check_path(path: str, skip_unknown: bool = False) -> TraceResult:
-    """Check one trace file; bad input becomes the result's errors, never an exception."""
+def check_path(path: str, skip_unknown: bool = False, partial: bool = False) -> TraceResult:
+    """Check one trace file; bad input becomes the result's errors, never an exception.
+
+    With `partial`, a trace that the full format rejects is read again with the partial schema (nulls are
+    unknown values) and judged over its completions (`proofs.partial`); a trace the full format accepts is
+    checked exactly as without it. The first violation of each invariant gets a minimal witness
+    (`proofs.witness`) unless its window holds unknown values."""
+    from zkfle.checker.report import InputError, TraceResult
+
+    result, header = _check_full(path, skip_unknown)
+    if partial and result.verdict is None and header is not None:
+        from zkfle.checker.reader import TraceError, open_trace
+
+        try:
+            with open_trace(path, skip_unknown_kinds=skip_unknown) as reader:
+                return _judge_partial(path, reader, result.command)
+        except TraceError as exc:
+            return TraceResult(
+                path, result.events, None, (InputError(exc.line, exc.column, exc.message),), result.command
+            )
+    if result.verdict is not None and header is not None:
+        from dataclasses import replace
+
+        from zkfle.checker.proofs.outcomes import PartialOutcome
+
+        outcome = PartialOutcome(0, result.verdict.ok, ()) if partial else None
+        return replace(result, minimal=_minimal(header, result.verdict, None), partial=outcome)
+    return result
+
+
+def _check_full(path: str, skip_unknown: bool) -> tuple[TraceResult, TraceHeader | None]:
+    """The streaming check; also the header when it was readable."""
     from zkfle.checker.reader import TraceError, open_trace
     from zkfle.checker.report import InputError, TraceResult
     from zkfle.checker.verdict import Replay
@@ -76,25 +117,56 @@ def check_path(path: str, skip_unknown: bool = False) -> TraceResult:
 
     command: str | None = None
     events = 0
+    header: TraceHeader | None = None
     try:
         with open_trace(path, skip_unknown_kinds=skip_unknown) as reader:
-            cmd = reader.header.meta.get("cmd")
+            header = reader.header
+            cmd = header.meta.get("cmd")
             command = cmd if isinstance(cmd, str) else None
-            replay = Replay(reader.header)
+            replay = Replay(header)
             try:
                 replay.feed_all(reader)
             finally:
                 events = reader.events_read
-            return TraceResult(path, events, replay.verdict(), (), command)
+            return TraceResult(path, events, replay.verdict(), (), command), header
     except TraceError as exc:
-        return TraceResult(path, events, None, (InputError(exc.line, exc.column, exc.message),), command)
+        return TraceResult(path, events, None, (InputError(exc.line, exc.column, exc.message),), command), header
     except HeaderError as exc:
-        return TraceResult(path, events, None, (InputError(1, 1, str(exc)),), command)
+        return TraceResult(path, events, None, (InputError(1, 1, str(exc)),), command), None
     except OSError as exc:
-        return TraceResult(path, events, None, (InputError(0, 0, f"cannot read: {exc.strerror or exc}"),), command)
+        error = InputError(0, 0, f"cannot read: {exc.strerror or exc}")
+        return TraceResult(path, events, None, (error,), command), None
 
 
-def _check_one(job: tuple[str, bool]) -> TraceResult:
+def _judge_partial(path: str, reader: TraceReader, command: str | None) -> TraceResult:
+    """A trace with unknowns: z3 over its completions (`proofs.partial`)."""
+    from zkfle.checker.proofs import partial
+    from zkfle.checker.report import TraceResult
+
+    trace = partial.load(reader.header, reader.partial_events())
+    verdict, outcome = partial.judge(trace)
+    first_unknown = min((seq for seq, _ in trace.unknowns), default=None)
+    minimal = _minimal(reader.header, verdict, first_unknown)
+    return TraceResult(path, reader.events_read, verdict, (), command, minimal, outcome)
+
+
+def _minimal(header: TraceHeader, verdict: Verdict, first_unknown: int | None) -> tuple[MinimalWitness | None, ...]:
+    """The minimal witness of the first violation of each invariant (None for the others, and for a window
+    that reaches an unknown value)."""
+    if verdict.ok:
+        return ()
+    from zkfle.checker.proofs.witness import minimal_witness
+
+    found: list[MinimalWitness | None] = []
+    seen: set[Invariant] = set()
+    for v in verdict.violations:
+        known = first_unknown is None or all(e.seq < first_unknown for e in v.recent)
+        found.append(minimal_witness(header, v) if known and v.invariant not in seen else None)
+        seen.add(v.invariant)
+    return tuple(found)
+
+
+def _check_one(job: tuple[str, bool, bool]) -> TraceResult:
     return check_path(*job)
 
 
@@ -104,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}.")
     paths = expand(args.traces)
-    jobs = [(p, bool(args.skip_unknown)) for p in paths]
+    jobs = [(p, bool(args.skip_unknown), bool(args.partial)) for p in paths]
     progress = not args.quiet and sys.stderr.isatty() and sys.stdout.isatty()
     results: list[TraceResult] = []
     if args.jobs == 1 or len(jobs) == 1:

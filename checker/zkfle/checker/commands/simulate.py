@@ -20,16 +20,18 @@ from zkfle.checker.errors import UsageError
 from zkfle.impl.bugs import PROFILES, Bug, UnknownBugError, parse_bugs
 from zkfle.impl.config import parse_config, parse_properties
 from zkfle.impl.core.quorum import ConfigError, QuorumMaj
+from zkfle.impl.drivers.faultplan import Fault, FaultSpecError, parse_fault
 from zkfle.impl.drivers.simulator import (
-    PROFILES as FAULT_PROFILES,
-)
-from zkfle.impl.drivers.simulator import (
+    DATA_DIR,
     SimConfig,
     Simulator,
     Summary,
     read_data_dir,
     trace_header,
     write_data_dir,
+)
+from zkfle.impl.drivers.simulator import (
+    PROFILES as FAULT_PROFILES,
 )
 from zkfle.impl.drivers.trace_writer import TraceWriter
 from zkfle.impl.persistence.fs import MemoryFileSystem
@@ -49,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--servers", type=int, metavar="N", help="participants 1..N (default 3)")
     who.add_argument("--config", metavar="ZOO_CFG", help="a zoo.cfg: server.N lines, tickTime, initLimit, syncLimit")
+    parser.add_argument(
+        "--observers", type=int, default=0, metavar="M", help="with --servers N: observers N+1..N+M (default 0)"
+    )
     parser.add_argument("--seed", type=int, help="the run's seed (default: a random one, printed)")
     parser.add_argument("--faults", choices=sorted(FAULT_PROFILES), default="default", help="fault profile")
     parser.add_argument("--writes", type=int, default=100, metavar="N", help="client writes spread over the run")
@@ -64,8 +69,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--inject", action="append", default=[], metavar="BUG", help="turn a fix off again (repeatable; zkfle bugs)"
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a planned fault, e.g. 'disk-crash 2 after 1 when 2 recv:NEWLEADER' (repeatable; docs/simulator.md)",
+    )
+    parser.add_argument(
+        "--no-autocreate",
+        action="store_true",
+        help="zookeeper.db.autocreate=false: servers start with the initialize file; a wiped dir restores to zxid -1",
+    )
     parser.add_argument("--as", dest="as_profile", choices=sorted(PROFILES), help="a named set of --inject switches")
     parser.add_argument("--out", default="trace.ndjson", metavar="FILE", help="the trace (.ndjson or .ndjson.gz)")
+    parser.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="SID=N[,N...]",
+        help="server SID starts as a member of an earlier ensemble: a durable snapshot, N txns of epoch 1, then of "
+        "epoch 2, ..., epoch files at the last epoch (repeatable)",
+    )
     parser.add_argument("--write-data-dirs", metavar="DIR", help="write each server's final disk to DIR/zkSID")
     parser.add_argument("--tick-time", type=int, default=None, metavar="MS", help="tickTime (default 2000)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="the summary's format")
@@ -78,7 +103,14 @@ def _verifier_and_timing(args: argparse.Namespace) -> tuple[QuorumMaj | Any, int
         n = 3 if args.servers is None else args.servers
         if n < 1:
             raise UsageError(f"--servers must be at least 1, not {n}.")
-        return QuorumMaj(frozenset(range(1, n + 1))), args.tick_time or 2000, 10, 5, b""
+        if args.observers < 0:
+            raise UsageError(f"--observers must not be negative, not {args.observers}.")
+        observers = frozenset(range(n + 1, n + args.observers + 1))
+        return QuorumMaj(frozenset(range(1, n + 1)), observers), args.tick_time or 2000, 10, 5, b""
+    if args.observers:
+        raise UsageError(
+            "--observers goes with --servers; with --config, mark observers in zoo.cfg (server.N=...:observer)."
+        )
     try:
         with open(args.config, encoding="utf-8") as f:
             text = f.read()
@@ -90,8 +122,6 @@ def _verifier_and_timing(args: argparse.Namespace) -> tuple[QuorumMaj | Any, int
         config = parse_config(text, sids[0] if sids else None)
     except ConfigError as exc:
         raise UsageError(f"{args.config}: {exc}.") from None
-    if config.verifier.observing_members():
-        raise UsageError(f"{args.config}: observers are not simulated yet (server.N=...:observer).")
     if not config.verifier.voting_members():
         raise UsageError(f"{args.config}: no server.N lines.")
     tick = args.tick_time or config.tick_time_ms
@@ -116,25 +146,70 @@ def _disks(specs: list[str], sids: frozenset[int]) -> dict[int, MemoryFileSystem
     return disks
 
 
+def _histories(specs: list[str], sids: frozenset[int], taken: set[int]) -> dict[int, MemoryFileSystem]:
+    """`--history SID=N,...`: generated data dirs (`testing.datadirs`), as servers of an earlier ensemble hold."""
+    from zkfle.checker.testing.datadirs import write_data_dir as generate
+
+    disks: dict[int, MemoryFileSystem] = {}
+    for spec in specs:
+        sid_text, sep, counts = spec.partition("=")
+        parts = counts.split(",")
+        if not sep or not sid_text.strip().isdigit() or not all(p.strip().isdigit() for p in parts):
+            raise UsageError(f"--history {spec!r}: expected SID=N[,N...], e.g. --history 1=10,5.")
+        sid = int(sid_text)
+        if sid not in sids:
+            raise UsageError(f"--history {spec!r}: server {sid} is not in the ensemble {sorted(sids)}.")
+        if sid in taken or sid in disks:
+            raise UsageError(f"--history {spec!r}: server {sid} already has a data dir.")
+        disk = MemoryFileSystem()
+        generate(disk, DATA_DIR, txns_per_epoch=tuple(int(p) for p in parts), myid=sid)
+        disks[sid] = disk
+    return disks
+
+
+def _plan(specs: list[str], sids: frozenset[int]) -> tuple[Fault, ...]:
+    faults: list[Fault] = []
+    for spec in specs:
+        try:
+            fault = parse_fault(spec)
+        except FaultSpecError as exc:
+            raise UsageError(f"--fault: {exc}.") from None
+        unknown = sorted(fault.servers() - sids)
+        if unknown:
+            raise UsageError(f"--fault {spec!r}: server {unknown[0]} is not in the ensemble {sorted(sids)}.")
+        faults.append(fault)
+    return tuple(faults)
+
+
 def command_line(args: argparse.Namespace, seed: int) -> str:
     """The exact command that reproduces this run's trace."""
     parts = ["zkfle", "simulate"]
     parts += ["--config", args.config] if args.config else ["--servers", str(args.servers or 3)]
+    if args.observers:
+        parts += ["--observers", str(args.observers)]
     parts += ["--seed", str(seed), "--faults", args.faults, "--writes", str(args.writes)]
     parts += ["--max-events", str(args.max_events), "--duration-ms", f"{args.duration_ms:g}"]
     if args.tick_time:
         parts += ["--tick-time", str(args.tick_time)]
     for spec in args.data_dir:
         parts += ["--data-dir", spec]
+    for spec in args.history:
+        parts += ["--history", spec]
     if args.as_profile:
         parts += ["--as", args.as_profile]
     for name in args.inject:
         parts += ["--inject", name]
+    for spec in args.fault:
+        parts += ["--fault", spec]
+    if args.no_autocreate:
+        parts.append("--no-autocreate")
     parts += ["--out", args.out]
     return shlex.join(parts)
 
 
-def run(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, dict[str, object]]:
+    """The run the flags describe, and the header's `meta` (with the reproducing command); `UsageError`
+    for bad flags. `zkfle fuzz` builds its runs through this too, so a reproducer means what it ran."""
     if not args.out.endswith((".ndjson", ".ndjson.gz")):
         raise UsageError(f"--out {args.out}: the trace file must end in .ndjson or .ndjson.gz.")
     for name, value in (("--writes", args.writes), ("--max-events", args.max_events)):
@@ -149,7 +224,9 @@ def run(args: argparse.Namespace) -> int:
     if args.as_profile:
         bugs |= PROFILES[args.as_profile]
     verifier, tick, init_limit, sync_limit, config_bytes = _verifier_and_timing(args)
-    disks = _disks(args.data_dir, verifier.voting_members())
+    disks = _disks(args.data_dir, verifier.voting_members() | verifier.observing_members())
+    disks |= _histories(args.history, verifier.voting_members() | verifier.observing_members(), set(disks))
+    plan = _plan(args.fault, verifier.voting_members() | verifier.observing_members())
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     config = SimConfig(
         verifier=verifier,
@@ -164,12 +241,20 @@ def run(args: argparse.Namespace) -> int:
         bugs=bugs,
         config=config_bytes,
         disks=disks,
+        plan=plan,
+        db_autocreate=not args.no_autocreate,
     )
     meta: dict[str, object] = {
         "cmd": command_line(args, seed),
         "faults": args.faults,
         "bugs": sorted(b.value for b in bugs),
     }
+    return config, meta
+
+
+def run(args: argparse.Namespace) -> int:
+    config, meta = config_from_args(args)
+    bugs = config.bugs
     show_progress = sys.stdout.isatty() and not args.quiet and args.format == "text"
     try:
         writer = TraceWriter(args.out, trace_header(config, meta))

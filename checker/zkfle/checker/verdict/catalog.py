@@ -11,7 +11,7 @@ from zkfle.checker.verdict.messages import MsgIntegrity
 from zkfle.checker.verdict.process import CrashSilence
 from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import World
-from zkfle.checker.verdict.zab import CommittedDurable, NewEpochIsFresh, OneLeaderPerEpoch
+from zkfle.checker.verdict.zab import CommittedDurable, NewEpochIsFresh, OneLeaderPerEpoch, ZabAckOrder
 from zkfle.spec.invariants import Invariant
 
 CHECKS: dict[Invariant, Callable[[World, Sink], Check]] = {
@@ -29,6 +29,7 @@ CHECKS: dict[Invariant, Callable[[World, Sink], Check]] = {
     Invariant.CRASH_SILENCE: CrashSilence,
     Invariant.TXN_EPOCH: TxnEpoch,
     Invariant.COMMITTED_DURABLE: CommittedDurable,
+    Invariant.ZAB_ACK_ORDER: ZabAckOrder,
 }
 """The class that checks each invariant (CrashSilence also checks the state machine, process.py)."""
 

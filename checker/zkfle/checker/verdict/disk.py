@@ -7,13 +7,22 @@ from zkfle.checker.verdict.world import Handler, HandlerKey, ServerTrack, World
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.recovery import Loaded, load_database
 from zkfle.spec.trace import (
+    AckEpochPacket,
+    Boot,
     Crash,
+    DiffPacket,
     EpochWrite,
+    Established,
+    NewLeaderPacket,
     Recovered,
     RecoveryFailed,
+    Recv,
+    Send,
     Snapshot,
+    StateChange,
     Truncated,
     TxnLogged,
+    UpdatingEpoch,
 )
 from zkfle.spec.zxid import epoch_of, java_hex
 
@@ -47,7 +56,7 @@ class _DiskCondition(Check):
     def problem(self, t: ServerTrack) -> str | None:
         raise NotImplementedError
 
-    def _after_write(self, ev: EpochWrite | TxnLogged | Truncated | Snapshot | Recovered) -> None:
+    def _after_write(self, ev: EpochWrite | UpdatingEpoch | TxnLogged | Truncated | Snapshot | Recovered) -> None:
         problem = self.problem(self._world.servers[ev.sid])
         if problem is None:
             if self._broken:
@@ -85,19 +94,22 @@ class EpochCoversLog(_DiskCondition):
     """EPOCH_COVERS_LOG: on every disk currentEpoch >= the epoch of the last durable zxid.
 
     `QuorumPeer.loadDataBase` refuses otherwise ("The current epoch, c, is older than the last zxid, z"),
-    unless a `currentEpoch.tmp` is there to adopt (ZOOKEEPER-4269), so the epoch judged is the one start-up
-    would use: the `.tmp` value when it is needed and present. A missing currentEpoch is defaulted to the
-    zxid's epoch and breaks nothing.
+    unless it can adopt a value, so the epoch judged is the one start-up would use: the zxid's own epoch when
+    branch 3.4's `updatingEpoch` marker is there (ZOOKEEPER-1653: the NEWLEADER snapshot was taken, the
+    epoch not yet written; only traces that model that fix have the marker), else the `currentEpoch.tmp` value
+    when present (ZOOKEEPER-4269). A missing currentEpoch is defaulted to the zxid's epoch and breaks nothing.
     """
 
     invariant = Invariant.EPOCH_COVERS_LOG
-    writes = (EpochWrite, TxnLogged, Truncated, Snapshot, Recovered)
+    writes = (EpochWrite, UpdatingEpoch, TxnLogged, Truncated, Snapshot, Recovered)
 
     def problem(self, t: ServerTrack) -> str | None:
         current = t.current_epoch
         if current is None:
             return None
         zxid_epoch = t.zxid >> 32  # = epoch_of: zxids are signed 64-bit and Python shifts arithmetically
+        if zxid_epoch > current and t.updating_epoch:
+            return None  # loadDataBase adopts the zxid's epoch
         if zxid_epoch > current and t.current_epoch_tmp is not None:
             current = t.current_epoch_tmp
         if zxid_epoch > current:
@@ -121,7 +133,7 @@ class RecoveryFaithful(Check):
 
     def _check(self, ev: Recovered | RecoveryFailed) -> None:
         t = self._world.servers[ev.sid]
-        expected = load_database(t.durable)
+        expected = load_database(t.durable, db_autocreate=self._world.header.db_autocreate)
         if isinstance(expected, Loaded):
             want = f"recovered zxid=0x{java_hex(expected.zxid)} currentEpoch={expected.current_epoch} " + (
                 f"acceptedEpoch={expected.accepted_epoch}"
@@ -154,24 +166,61 @@ class RecoveryFaithful(Check):
 
 
 class TxnEpoch(Check):
-    """TXN_EPOCH: a server's logged zxids grow strictly (except across `truncated`), and a leader logs only
-    zxids of the epoch it leads.
+    """TXN_EPOCH: what a server logs belongs to the epoch it is in. Three rules:
 
-    `FileTxnLog.append` refuses nothing but `FileTxnSnapLog.restore` relies on the order ("highestZxid > next
-    log" is logged as an error); a leader's `ZooKeeperServer` numbers its proposals `makeZxid(epoch, n)` from
-    `Leader.startZkServer` on (`lastProcessedZxid = makeZxid(epoch, 0)`), which is Zab's "a primary
-    broadcasts only in its own epoch" (Zab.tla: the zxid of a PROPOSE has the leader's epoch).
+    * The log's zxids grow strictly, except across `truncated` and one re-synchronisation case (below).
+      `FileTxnLog.append` refuses nothing ("Current zxid ... is <= ..." is only a warning), but
+      `FileTxnSnapLog.restore` relies on the order ("highestZxid > next log" is logged as an error).
+    * A leader logs only zxids of the epoch it leads: its `ZooKeeperServer` numbers proposals
+      `makeZxid(epoch, n)` from `Leader.startZkServer` on (`lastProcessedZxid = makeZxid(epoch, 0)`), which is
+      Zab's "a primary broadcasts only in its own epoch" (Zab.tla: the zxid of a PROPOSE has the leader's epoch).
+    * A server that left its epoch (a `state` back to LOOKING) logs nothing until it is in a new one: a
+      learner from its `recv` of NEWLEADER on, a leader from its `established` on. `Learner.shutdown` and
+      `Leader.shutdown` stop the SyncRequestProcessor, which writes and flushes what was queued, before
+      `updateServerState` (so that flush comes before the `state` event); in 3.8.0 the learner's processor
+      survives and keeps logging the old leader's txns while the peer is LOOKING or syncing with the next
+      leader (ZOOKEEPER-4712).
+
+    Re-synchronisation: a learner whose sync is cut off after NEWLEADER has logged the DIFF's txns without
+    applying them (`ZooKeeperServer.shutdown(false)` does nothing before UPTODATE: `canShutdown()` is false in
+    state INITIAL, `startupWithoutServing`, so there is no `fastForwardDataBase`). Its next ACKEPOCH carries
+    that lower lastProcessedZxid, the next leader DIFFs from there and the learner logs those zxids again.
+    So after the `recv` of a DIFF, the first txn the learner logs needs only to lie above the zxid of its
+    latest ACKEPOCH (when that is below its last logged zxid); the ones after it must grow again.
     """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        super().__init__(world, sink)
+        self._left: dict[int, int] = {}
+        """sid -> seq of the `state` LOOKING with which it left its epoch (until it is in a new one)."""
+        self._announced: dict[int, int] = {}
+        """learner sid -> the zxid of its latest ACKEPOCH (its lastProcessedZxid)."""
+        self._floor: dict[int, int] = {}
+        """learner sid -> the zxid its next logged txn must lie above, after the `recv` of a DIFF."""
 
     def pre(self) -> dict[HandlerKey, Handler]:
         return {TxnLogged: self._logged}
 
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {
+            (Send, AckEpochPacket): self._ackepoch,
+            (Recv, DiffPacket): self._diff,
+            (Recv, NewLeaderPacket): self._joined,
+            Established: self._joined,
+            StateChange: self._state,
+            Boot: self._boot,
+        }
+
     def _logged(self, ev: TxnLogged) -> None:
         t = self._world.servers[ev.sid]
-        if ev.zxid <= t.logged:
+        last = t.logged
+        if self._floor:
+            floor = self._floor.pop(ev.sid, None)
+            if floor is not None and floor < last:
+                last = floor
+        if ev.zxid <= last:
             message = (
-                f"server {ev.sid} logged zxid 0x{java_hex(ev.zxid)} after 0x{java_hex(t.logged)}: "
-                f"the log's zxids must grow"
+                f"server {ev.sid} logged zxid 0x{java_hex(ev.zxid)} after 0x{java_hex(last)}: the log's zxids must grow"
             )
             self._sink.report(Invariant.TXN_EPOCH, ev.seq, ev.sid, message, ())
         elif t.leading_epoch is not None and epoch_of(ev.zxid) != t.leading_epoch:
@@ -180,3 +229,31 @@ class TxnEpoch(Check):
                 f"of epoch {epoch_of(ev.zxid)}"
             )
             self._sink.report(Invariant.TXN_EPOCH, ev.seq, ev.sid, message, ())
+        elif self._left and ev.sid in self._left:
+            message = (
+                f"server {ev.sid} logged zxid 0x{java_hex(ev.zxid)} after it left its epoch (back to LOOKING) "
+                f"and before it took in a new leader's NEWLEADER"
+            )
+            self._sink.report(Invariant.TXN_EPOCH, ev.seq, ev.sid, message, (self._left[ev.sid],))
+
+    def _ackepoch(self, ev: Send) -> None:
+        self._announced[ev.sid] = ev.msg.zxid
+
+    def _diff(self, ev: Recv) -> None:
+        announced = self._announced.get(ev.sid)
+        if announced is not None:
+            self._floor[ev.sid] = announced
+
+    def _joined(self, ev: Recv | Established) -> None:
+        if self._left:
+            self._left.pop(ev.sid, None)
+
+    def _state(self, ev: StateChange) -> None:
+        if ev.state == "LOOKING":
+            self._left[ev.sid] = ev.seq
+            self._floor.pop(ev.sid, None)
+
+    def _boot(self, ev: Boot) -> None:
+        self._left.pop(ev.sid, None)
+        self._floor.pop(ev.sid, None)
+        self._announced.pop(ev.sid, None)

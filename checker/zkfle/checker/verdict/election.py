@@ -3,12 +3,12 @@ LEADER_HAS_MAX_HISTORY. (FLE_CONFORMS, the full replay, is in `fle_replay`.)"""
 
 from __future__ import annotations
 
-from zkfle.checker.verdict.replay import Check
-from zkfle.checker.verdict.world import Ballot, Handler, HandlerKey
+from zkfle.checker.verdict.replay import Check, Sink
+from zkfle.checker.verdict.world import Ballot, Handler, HandlerKey, World
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.quorum import has_all_quorums
-from zkfle.spec.trace import Decide, ElectionStart, Proposal, TraceVote
-from zkfle.spec.vocabulary import Vote
+from zkfle.spec.trace import Boot, Decide, ElectionStart, Notification, Proposal, Recv, TraceVote
+from zkfle.spec.vocabulary import LearnerType, Vote
 from zkfle.spec.zxid import Epoch, ServerId, Zxid
 
 
@@ -91,15 +91,44 @@ class DecisionQuorum(Check):
     (FastLeaderElection.tla `HasQuorums`). The votes counted are, per sender, its latest LOOKING notification
     of the decided round and its latest FOLLOWING/LEADING notification taken in in this incarnation
     (lookForLeader keeps `recvset` and `outofelection` apart), plus the server itself (its self-notification,
-    which a trace need not show).
+    which a trace need not show). A FOLLOWING/LEADING notification of the server's own round also stays in
+    `recvset` when a later one of another round arrives (`receivedFollowingNotification` puts only a same-round
+    one there), so the latest of each (sender, round) from the server's round on counts too: for example a
+    stale FOLLOWING vote that QuorumCnxManager re-sent as `lastMessageSent` on a new connection.
     """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        super().__init__(world, sink)
+        self._settled_by_round: dict[int, dict[tuple[int, int], Ballot]] = {}
+        """receiver -> (sender, round) -> its latest FOLLOWING/LEADING notification, rounds from its own on."""
 
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Decide: self._decide}
 
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {(Recv, Notification): self._recv, ElectionStart: self._forget, Boot: self._boot}
+
+    def _recv(self, ev: Recv) -> None:
+        msg = ev.msg
+        assert type(msg) is Notification
+        if msg.state in ("FOLLOWING", "LEADING"):
+            self._settled_by_round.setdefault(ev.sid, {})[(ev.from_, msg.round)] = Ballot(msg, ev.seq)
+
+    def _boot(self, ev: Boot) -> None:
+        self._settled_by_round.pop(ev.sid, None)
+
+    def _forget(self, ev: ElectionStart) -> None:
+        kept = self._settled_by_round.get(ev.sid)
+        if kept:
+            clock = self._world.servers[ev.sid].clock
+            self._settled_by_round[ev.sid] = {k: b for k, b in kept.items() if k[1] >= clock}
+
     def _decide(self, ev: Decide) -> None:
         t = self._world.servers[ev.sid]
         backing = {sid: b.recv_seq for (sid, _), b in t.looking_ballots.items() if backs(b, ev)}
+        for (sid, round_), b in self._settled_by_round.get(ev.sid, {}).items():
+            if round_ == ev.round and backs(b, ev):
+                backing[sid] = max(backing.get(sid, 0), b.recv_seq)
         for sid, b in t.settled_ballots.items():
             if backs(b, ev):
                 backing[sid] = max(backing.get(sid, 0), b.recv_seq)
@@ -122,6 +151,8 @@ class LeaderHasMaxHistory(Check):
     Checked at each `decide` that a quorum of LOOKING votes of its round backs (an election, not a join of an
     established leader): the voters are the senders of those votes, sent in their current election, and
     the server itself when its own proposal in that round is the decided vote (otherwise it joined).
+    An observer's `decide` is not judged: it elects nobody, and the LOOKING notifications it gets are the
+    voters' `currentVote` (WorkerReceiver's answer to a non-voter), not their proposals of that round.
     """
 
     def pre(self) -> dict[HandlerKey, Handler]:
@@ -130,6 +161,8 @@ class LeaderHasMaxHistory(Check):
     def _decide(self, ev: Decide) -> None:
         world = self._world
         t = world.servers[ev.sid]
+        if t.learner_type is not LearnerType.PARTICIPANT:
+            return
         ballots = {sid: b for (sid, round_), b in t.looking_ballots.items() if round_ == ev.round}
         voters = {sid for sid, ballot in ballots.items() if looking_backs(ballot, ev)}
         own = t.proposal

@@ -21,12 +21,20 @@ What must follow (anything else is a violation):
   the replay already delivered our copy of is a poll-timeout resend (`lookForLeader`: `notTimeout`
   expired and `haveDelivered`); its copy to ourselves is delivered then, since it can complete a quorum.
 * `decide`: the replay reached exactly this decision — by a FOLLOWING/LEADING quorum (`Step.decision`) or
-  by the finalize loop (a quorum for the proposal and no better vote taken in since) — and every change of
-  the proposal was reported by a `proposal` event before it.
+  by the finalize loop (a quorum for the proposal and no better vote taken in since, counting the copy to
+  ourselves of a poll-timeout resend the trace may not show, `FleConforms._finalizing`) — and every change
+  of the proposal was reported by a `proposal` event before it.
+* once a FOLLOWING/LEADING quorum gave the replay its decision, lookForLeader has returned: a `proposal`, a
+  LOOKING `send` that is not WorkerReceiver's reply owed to an earlier-round sender, or a new
+  `election_start` before the `decide` shows a server that did not decide where FastLeaderElection decides
+  (e.g. the pre-ZOOKEEPER-1732 `Vote.equals`, which keeps a joining server looking). This is the one
+  liveness-flavoured rule, and it stays a check on the events seen: a trace that ends before the `decide` is
+  not judged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from zkfle.checker.verdict.replay import Check, Sink
@@ -54,38 +62,57 @@ MAX_QUEUED: Final = 4096
 """Bound of the pre-election queue per server; older notifications beyond it are forgotten (a limit of
 this checker, far above what an ensemble of a few servers queues)."""
 
+MAX_BRANCHES: Final = 64
+"""Bound of the readings of one election the replay keeps apart (`_Branch`); beyond it the latest are
+forgotten (a limit of this checker: a hidden poll timeout forks at most one reading per step, and the
+trace's `proposal`, `send` and `decide` events prune them, so a few servers stay far below it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    """One reading of a server's election that agrees with every event seen so far.
+
+    The trace cannot show a poll timeout: lookForLeader's `sendNotifications` after an empty
+    `poll(notTimeout)` puts our own vote into `recvset` again, which may put the server back into the
+    finalize loop, and its sends to the others look like any other send of the current proposal (a
+    QuorumCnxManager SendWorker re-sending `lastMessageSent` on a new connection, or a message queued while
+    no connection was up) or do not show at all. So the replay keeps both readings apart until an event
+    tells them apart (`FleConforms._forks`). `held`: the (round, proposal)s of this reading in this
+    election; `aborted`: lookForLeader threw (`fle.Step.aborted`) and waits for its next `election_start`.
+    """
+
+    state: fle.ElectionState
+    decision: fle.Decision | None = None
+    held: frozenset[tuple[int, Vote]] = frozenset()
+    aborted: bool = False
+
+    @property
+    def live(self) -> bool:
+        """lookForLeader still runs in this reading."""
+        return self.decision is None and not self.aborted
+
 
 class _Election:
-    """The replay of one server: its spec state, the queue before the election, what it held and reported."""
+    """The replay of one server: its readings of the election, the queue before it, what it reported."""
 
-    __slots__ = (
-        "clock",
-        "decision",
-        "fresh_own",
-        "held",
-        "owed",
-        "peer",
-        "queue",
-        "queueing",
-        "reported",
-        "self_messages",
-        "state",
-    )
+    __slots__ = ("branches", "clock", "lost", "owed", "peer", "queue", "queueing", "reported", "self_messages")
 
     def __init__(self, peer: fle.Peer) -> None:
         self.peer = peer
-        self.state: fle.ElectionState | None = None
+        self.branches: list[_Branch] = []
+        """The readings of the current election (empty outside one)."""
         self.queue: list[fle.Notification] = []
         self.queueing = False
-        self.decision: fle.Decision | None = None
-        self.held: set[tuple[int, Vote]] = set()
         self.reported: tuple[int, Vote] | None = None
         self.clock = 0
         self.self_messages = False
         self.owed: set[int] = set()
         """Senders of an earlier-round LOOKING notification: WorkerReceiver owes each a reply."""
-        self.fresh_own = False
-        """Our own notification was delivered after the last notification taken in from another server."""
+        self.lost = False
+        """The server went on with an election the replay had decided (`FleConforms._undecided`)."""
+
+    def live(self) -> list[_Branch]:
+        return [b for b in self.branches if b.live]
 
 
 def _notification(sender: int, msg: Notification) -> fle.Notification:
@@ -102,6 +129,12 @@ def _notification(sender: int, msg: Notification) -> fle.Notification:
 
 def _vote(leader: int, zxid: int, peer_epoch: int) -> Vote:
     return Vote(ServerId(leader), Zxid(zxid), Epoch(peer_epoch))
+
+
+def _own(peer: fle.Peer, state: fle.ElectionState) -> fle.Notification:
+    """Our own LOOKING notification of `state`, as QuorumCnxManager's loopback hands it back."""
+    p = state.proposal
+    return fle.Notification(peer.myid, ServerState.LOOKING, p.leader, p.zxid, state.round, p.peer_epoch)
 
 
 class FleConforms(Check):
@@ -140,9 +173,8 @@ class FleConforms(Check):
 
     def _reset(self, ev: Boot | Crash) -> None:
         e = self._of(ev.sid)
-        e.state, e.decision, e.reported, e.queueing, e.clock = None, None, None, False, 0
+        e.branches, e.reported, e.queueing, e.clock, e.lost = [], None, False, 0, False
         e.queue.clear()
-        e.held.clear()
         e.owed.clear()
 
     def _looking(self, ev: Recovered) -> None:
@@ -151,7 +183,7 @@ class FleConforms(Check):
     def _state(self, ev: StateChange) -> None:
         e = self._of(ev.sid)
         if ev.state == "LOOKING":
-            e.queueing = e.queueing or e.state is None
+            e.queueing = e.queueing or not e.live()
         else:
             e.queueing = False
             e.queue.clear()
@@ -160,10 +192,16 @@ class FleConforms(Check):
 
     def _start(self, ev: ElectionStart) -> None:
         e = self._of(ev.sid)
+        decided = [b.decision for b in e.branches if b.decision is not None]
+        if decided and len(decided) == len(e.branches):
+            self._undecided(ev.seq, ev.sid, decided[0], f"starts an election in round {ev.round}")
         track = self._world.servers[ev.sid]
         vote = _vote(ev.vote.leader, ev.vote.zxid, ev.vote.peer_epoch)
-        if ev.round != e.clock + 1:
-            self._report(ev.seq, ev.sid, f"election_start in round {ev.round}, but logicalclock was {e.clock}")
+        clocks = sorted({b.state.round for b in e.branches if b.decision is None}) or [e.clock]
+        if ev.round - 1 not in clocks and not e.lost:
+            shown = " or ".join(map(str, clocks))
+            self._report(ev.seq, ev.sid, f"election_start in round {ev.round}, but logicalclock was {shown}")
+        e.lost = False
         participant = track.learner_type == LearnerType.PARTICIPANT
         own_id = ev.sid if ev.sid in self._voters else INT64_MIN
         own_epoch = track.current_epoch if participant else INT64_MIN
@@ -174,85 +212,93 @@ class FleConforms(Check):
                 f"election_start vote {vote} is not (getInitId, _, getPeerEpoch) = ({own_id}, _, {own_epoch})",
             )
         step = fle.look_for_leader(ev.round - 1, vote)
-        e.state, e.decision, e.queueing = step.state, None, False
-        e.held = {(ev.round, vote)}
+        e.branches = [_Branch(step.state, held=frozenset({(ev.round, vote)}))]
+        e.queueing = False
         e.owed = set()
         e.reported = (ev.round, vote)
         e.clock = ev.round
         queued, e.queue = e.queue, []
         for n in queued:
             self._take(e, n)
-        self._own_notification(e, step)
+        if step.send_notifications and self._loopback(e):
+            e.branches = self._forks(e, [c for b in e.branches for c in self._poll(e, b, _own(e.peer, b.state))])
 
     def _recv(self, ev: Recv) -> None:
         msg = ev.msg
         assert type(msg) is Notification
+        if ev.from_ not in self._voters:
+            return  # WorkerReceiver answers a non-voter (an observer) at once and never queues its notification
         e = self._of(ev.sid)
         n = _notification(ev.from_, msg)
-        state = e.state
-        if state is not None and e.decision is None:
-            if n.state == ServerState.LOOKING and n.election_epoch < state.round:
+        live = e.live()
+        if live:
+            if n.state == ServerState.LOOKING and any(n.election_epoch < b.state.round for b in live):
                 e.owed.add(n.sid)
-            e.fresh_own = False
             self._take(e, n)
         elif e.queueing and len(e.queue) < MAX_QUEUED:
             e.queue.append(n)
 
     def _take(self, e: _Election, n: fle.Notification) -> None:
-        """lookForLeader polls `n` (and, when it is put back at the tail, polls it again at once: nothing
-        else is queued in this reading of the trace)."""
-        state = e.state
-        if state is None or e.decision is not None:
-            return
+        """lookForLeader polls `n` in every reading where it still runs."""
+        e.branches = self._forks(e, [c for b in e.branches for c in (self._poll(e, b, n) if b.live else [b])])
+
+    def _poll(self, e: _Election, b: _Branch, n: fle.Notification) -> list[_Branch]:
+        """The reading after `b` polls `n` (and, when it is put back at the tail, polls it again at once:
+        nothing else is queued in this reading of the trace), with our own copy of any `sendNotifications`
+        the rules asked for polled right after."""
+        state = b.state
         if state.finalizing:
             step = fle.finalize_received(e.peer, state, n)
             if step.requeue is not None and not step.aborted:
                 step = fle.handle_notification(e.peer, step.state, step.requeue)
         else:
             step = fle.handle_notification(e.peer, state, n)
-        self._apply(e, step)
-
-    def _apply(self, e: _Election, step: fle.Step) -> None:
         state = step.state
-        e.clock = state.round
         if step.aborted:
-            e.state = None
-            e.queueing = True
-            return
-        e.state = state
-        e.held.add((state.round, state.proposal))
-        if step.decision is not None:
-            e.decision = step.decision
-            return
-        self._own_notification(e, step)
+            return [_Branch(state, held=b.held, aborted=True)]
+        after = _Branch(state, step.decision, b.held | {(state.round, state.proposal)})
+        if step.decision is None and step.send_notifications and self._loopback(e):
+            return self._poll(e, after, _own(e.peer, state))
+        return [after]
 
-    def _own_notification(self, e: _Election, step: fle.Step) -> None:
-        """After a `sendNotifications` the rules asked for: our own notification (unless the trace shows
-        self-messages)."""
-        if step.send_notifications:
-            self._deliver_own(e)
+    def _loopback(self, e: _Election) -> bool:
+        """The replay delivers our own notifications: the trace shows no send to ourselves, and we vote."""
+        return not e.self_messages and e.peer.myid in self._voters
 
-    def _deliver_own(self, e: _Election) -> None:
-        state = e.state
-        own = e.peer.myid
-        if e.self_messages or state is None or e.decision is not None or own not in self._voters:
-            return
-        e.fresh_own = True
-        n = fle.Notification(
-            own, ServerState.LOOKING, state.proposal.leader, state.proposal.zxid, state.round, state.proposal.peer_epoch
-        )
-        self._take(e, n)
+    def _forks(self, e: _Election, branches: list[_Branch]) -> list[_Branch]:
+        """`branches` and, for each reading where lookForLeader waits in its main loop although `recvset`
+        backs the proposal (the finalize loop was left for a better vote that did not change it, e.g. a
+        FOLLOWING/LEADING vote of another round), the reading where a poll timed out since: our own copy
+        of its `sendNotifications` puts the server back into the finalize loop."""
+        if not self._loopback(e):
+            return branches
+        found = list(branches)
+        for b in branches:
+            if b.live and not b.state.finalizing:
+                step = fle.handle_notification(e.peer, b.state, _own(e.peer, b.state))
+                if step.state.finalizing and not step.aborted:
+                    found.append(_Branch(step.state, held=b.held))
+        if len(found) > 1:
+            found = list(dict.fromkeys(found))[:MAX_BRANCHES]
+        return found
 
     def _proposal(self, ev: Proposal) -> None:
         e = self._of(ev.sid)
         vote = _vote(ev.vote.leader, ev.vote.zxid, ev.vote.peer_epoch)
-        if e.state is None and e.decision is None:
-            self._report(ev.seq, ev.sid, f"proposal {vote} in round {ev.round} outside an election")
-        elif (ev.round, vote) not in e.held:
+        e.reported = (ev.round, vote)
+        if e.lost:
+            return
+        holding = [b for b in e.branches if b.live and (ev.round, vote) in b.held]
+        if holding:
+            e.branches = holding
+        elif e.live():
             self._report(
                 ev.seq, ev.sid, f"proposal {vote} in round {ev.round} does not follow from the notifications taken in"
             )
-        e.reported = (ev.round, vote)
+        elif (decided := self._decided(e)) is not None:
+            self._undecided(ev.seq, ev.sid, decided, f"proposes {vote} in round {ev.round}")
+        else:
+            self._report(ev.seq, ev.sid, f"proposal {vote} in round {ev.round} outside an election")
 
     def _send(self, ev: Send) -> None:
         msg = ev.msg
@@ -263,50 +309,74 @@ class FleConforms(Check):
         if msg.state != "LOOKING" or ev.to not in self._voters:
             return
         e = self._of(ev.sid)
-        if e.state is None or e.decision is not None:
+        if e.lost or not e.branches:
             return
         vote = _vote(msg.leader, msg.zxid, msg.peer_epoch)
-        if (msg.round, vote) not in e.held:
+        owed = ev.to in e.owed
+        e.owed.discard(ev.to)  # WorkerReceiver's reply to an earlier round (it may still leave while
+        # lookForLeader returns)
+        agreeing = [
+            b
+            for b in e.branches
+            if b.aborted or ((msg.round, vote) in b.held if b.decision is None else owed)
+        ]
+        if agreeing:
+            e.branches = agreeing
+        elif (decided := self._decided(e)) is not None:
+            what = f"sends LOOKING notification {vote} of round {msg.round} to {ev.to}"
+            self._undecided(ev.seq, ev.sid, decided, what)
+        else:
             self._report(
                 ev.seq, ev.sid, f"sends LOOKING notification {vote} of round {msg.round}, a vote it never proposed"
             )
-        elif ev.to in e.owed:
-            e.owed.discard(ev.to)  # WorkerReceiver's reply to an earlier round
-        elif not e.fresh_own and (msg.round, vote) == (e.state.round, e.state.proposal):
-            # a sendNotifications the notifications taken in did not ask for: lookForLeader's poll timed out
-            # (haveDelivered); its copy to ourselves is counted in recvset like any other
-            self._deliver_own(e)
+
+    @staticmethod
+    def _decided(e: _Election) -> fle.Decision | None:
+        """The decision of the readings, when every one of them had decided."""
+        if e.branches and all(b.decision is not None for b in e.branches):
+            return e.branches[0].decision
+        return None
+
+    def _undecided(self, seq: int, sid: int, decision: fle.Decision, what: str) -> None:
+        """The replay decided (a FOLLOWING/LEADING quorum) and the server is still in lookForLeader. The
+        replay cannot follow an election the spec has ended: it is `lost` (judges nothing of this server)
+        until the next `decide`, `election_start` or `boot`, so one miss is reported once."""
+        self._report(seq, sid, f"{what}, but the notifications taken in had decided {_show(decision)}")
+        e = self._of(sid)
+        e.branches, e.lost = [], True
 
     def _decide(self, ev: Decide) -> None:
         e = self._of(ev.sid)
         got = fle.Decision(
             ServerState[ev.state], ServerId(ev.vote.leader), Zxid(ev.vote.zxid), ev.round, Epoch(ev.vote.peer_epoch)
         )
-        state, decision = e.state, e.decision
-        if decision is not None:
-            if got != decision:
-                self._report(ev.seq, ev.sid, f"decides {_show(got)}, but the notifications gave {_show(decision)}")
-        elif state is None:
-            self._report(ev.seq, ev.sid, f"decides {_show(got)} outside an election")
-        elif not state.finalizing:
-            self._report(
-                ev.seq,
-                ev.sid,
-                f"decides {_show(got)} but no quorum backs its proposal {state.proposal} in round {state.round}",
-            )
+        if e.lost:
+            e.lost = False
         else:
-            expected = fle.finalize_timed_out(e.peer, state).decision
-            assert expected is not None
-            if got != expected:
-                self._report(ev.seq, ev.sid, f"decides {_show(got)}, but the finalize wait gives {_show(expected)}")
-            elif e.reported != (state.round, state.proposal):
-                self._report(
-                    ev.seq, ev.sid, f"decides for proposal {state.proposal}, never reported by a proposal event"
-                )
+            errors = [self._wrong_decision(e, b, got) for b in e.branches] or [f"decides {_show(got)} outside an election"]
+            if all(errors):
+                self._report(ev.seq, ev.sid, errors[0] or "")
         e.clock = ev.round
-        e.state, e.decision = None, None
-        e.held = set()
+        e.branches = []
         e.queue.clear()
+
+    @staticmethod
+    def _wrong_decision(e: _Election, b: _Branch, got: fle.Decision) -> str | None:
+        """Why reading `b` does not end in `got` (None: it does)."""
+        state = b.state
+        if b.decision is not None:
+            return None if got == b.decision else f"decides {_show(got)}, but the notifications gave {_show(b.decision)}"
+        if b.aborted:
+            return f"decides {_show(got)} outside an election"
+        if not state.finalizing:
+            return f"decides {_show(got)} but no quorum backs its proposal {state.proposal} in round {state.round}"
+        expected = fle.finalize_timed_out(e.peer, state).decision
+        assert expected is not None
+        if got != expected:
+            return f"decides {_show(got)}, but the finalize wait gives {_show(expected)}"
+        if e.reported != (state.round, state.proposal):
+            return f"decides for proposal {state.proposal}, never reported by a proposal event"
+        return None
 
 
 def _show(d: fle.Decision) -> str:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from zkfle.spec import transitions
@@ -32,6 +33,8 @@ from zkfle.spec.trace import (
     TraceHeader,
     Truncated,
     TxnLogged,
+    UpdatingEpoch,
+    Wipe,
     vocabulary_phase,
     vocabulary_state,
 )
@@ -58,11 +61,16 @@ class ServerTrack:
     """One server as the trace shows it so far.
 
     Disk (durable, survives crashes): `zxid` is the highest durable zxid of the log and snapshots (what
-    `FileTxnSnapLog.restore` gives when it succeeds), `logged` the last zxid of the txn log, `snapshot` /
+    `FileTxnSnapLog.restore` gives when it succeeds), `logged` the last zxid of the txn log, `snapshot_zxid` the
+    newest durable snapshot's zxid seen in the trace (0 for a header `disks` entry, whose snapshot is not
+    given), `snapshot` /
     `log_entries` whether a durable snapshot / txn exists (a header `disks` entry is a restorable dir: it has
     a snapshot), `current_epoch` / `accepted_epoch` the epoch files (None: missing), `current_epoch_tmp` a
     `currentEpoch.tmp` whose rename has not happened (`AtomicFileWritingIdiom`; an `acceptedEpoch.tmp` is
-    never read by `loadDataBase`, so it is not kept).
+    never read by `loadDataBase`, so it is not kept), `updating_epoch` branch 3.4's marker file (ZOOKEEPER-1653;
+    set only by `updating_epoch` events and the header, so a 3.8.0 trace never has it), `initialize` the
+    `initialize` file (header `db_autocreate: false`: a server without a `disks` entry has it until its first
+    start-up deletes it).
 
     Process (lost at a crash): `node` in `spec.transitions`, `incarnation` (boots so far), `clock` the election
     round (`logicalclock`), `proposal` / `proposal_round` the current FLE proposal, `initial` and
@@ -84,6 +92,7 @@ class ServerTrack:
         "election_seq",
         "incarnation",
         "initial",
+        "initialize",
         "leading_epoch",
         "learner_type",
         "log_entries",
@@ -95,6 +104,8 @@ class ServerTrack:
         "settled_ballots",
         "sid",
         "snapshot",
+        "snapshot_zxid",
+        "updating_epoch",
         "zxid",
     )
 
@@ -107,7 +118,10 @@ class ServerTrack:
         self.accepted_epoch: int | None = _number(disk.accepted_epoch)
         self.current_epoch_tmp: int | None = _number(disk.current_epoch_tmp)
         self.snapshot = disk.snapshot
+        self.snapshot_zxid = 0
         self.log_entries = disk.log_entries
+        self.updating_epoch = disk.updating_epoch
+        self.initialize = disk.initialize
         self.node = transitions.DOWN
         self.incarnation = 0
         self.clock = 0
@@ -130,6 +144,8 @@ class ServerTrack:
             None if self.current_epoch_tmp is None else Epoch(self.current_epoch_tmp),
             self.snapshot,
             self.log_entries,
+            self.updating_epoch,
+            self.initialize,
         )
 
     def summary(self) -> str:
@@ -140,6 +156,8 @@ class ServerTrack:
         )
         if self.current_epoch_tmp is not None:
             disk += f" currentEpoch.tmp={self.current_epoch_tmp}"
+        if self.updating_epoch:
+            disk += " updatingEpoch"
         if not self.snapshot:
             disk += " no-snapshot"
         election = f"round={self.clock}"
@@ -212,16 +230,18 @@ class World:
         self.view = quorum_view(header)
         disks = header.disks or {}
         self.servers: dict[int, ServerTrack] = _Tracks()
+        fresh = replace(FRESH, initialize=not header.db_autocreate)
         for entry in sorted(header.servers, key=lambda e: e.sid):
             disk = disks.get(entry.sid)
             durable = (
-                FRESH
+                fresh
                 if disk is None
                 else DurableState(
                     Zxid(disk.zxid),
                     None if disk.current_epoch is None else Epoch(disk.current_epoch),
                     None if disk.accepted_epoch is None else Epoch(disk.accepted_epoch),
                     None if disk.current_epoch_tmp is None else Epoch(disk.current_epoch_tmp),
+                    updating_epoch=disk.updating_epoch,
                 )
             )
             learner = LearnerType.PARTICIPANT if entry.role == "participant" else LearnerType.OBSERVER
@@ -238,7 +258,9 @@ class World:
             Recovered: self._recovered,
             RecoveryFailed: self._recovery_failed,
             Crash: self._crash,
+            Wipe: self._wipe,
             EpochWrite: self._epoch_write,
+            UpdatingEpoch: self._updating_epoch,
             TxnLogged: self._txn_logged,
             Truncated: self._truncated,
             Snapshot: self._snapshot,
@@ -262,14 +284,25 @@ class World:
 
     def _recovered(self, ev: Recovered) -> None:
         t = self.servers[ev.sid]
-        result = load_database(t.durable)
-        if isinstance(result, Loaded) and result.after.current_epoch_tmp is None:
-            t.current_epoch_tmp = None
+        result = load_database(t.durable, db_autocreate=self.header.db_autocreate)
+        t.initialize = False  # restore deletes it
+        if isinstance(result, Loaded):
+            if result.after.current_epoch_tmp is None:
+                t.current_epoch_tmp = None
+            t.updating_epoch = result.after.updating_epoch
         t.current_epoch, t.accepted_epoch = ev.current_epoch, ev.accepted_epoch
         t.node = transitions.LOOKING
 
     def _recovery_failed(self, ev: RecoveryFailed) -> None:
         self.servers[ev.sid].node = transitions.FAILED
+
+    def _wipe(self, ev: Wipe) -> None:
+        t = self.servers[ev.server]
+        t.zxid = t.logged = FRESH.zxid
+        t.current_epoch = t.accepted_epoch = t.current_epoch_tmp = None
+        t.snapshot, t.log_entries = FRESH.snapshot, FRESH.log_entries
+        t.snapshot_zxid = 0
+        t.updating_epoch, t.initialize = FRESH.updating_epoch, FRESH.initialize
 
     def _crash(self, ev: Crash) -> None:
         t = self.servers[ev.sid]
@@ -286,6 +319,9 @@ class World:
         elif ev.stage == "done":
             t.accepted_epoch = ev.value
 
+    def _updating_epoch(self, ev: UpdatingEpoch) -> None:
+        self.servers[ev.sid].updating_epoch = ev.present
+
     def _txn_logged(self, ev: TxnLogged) -> None:
         t = self.servers[ev.sid]
         t.logged = ev.zxid
@@ -293,13 +329,16 @@ class World:
         t.zxid = max(t.zxid, ev.zxid)
 
     def _truncated(self, ev: Truncated) -> None:
-        """`FileTxnSnapLog.truncateLog` cuts the log and removes the snapshots after `zxid` too."""
+        """`FileTxnSnapLog.truncateLog` cuts the log; it leaves the snapshots alone, so a durable snapshot above
+        `zxid` (a SNAP sync's NEWLEADER snapshot) is still what restore starts from (ZOOKEEPER-1549)."""
         t = self.servers[ev.sid]
-        t.logged = t.zxid = ev.zxid
+        t.logged = ev.zxid
+        t.zxid = max(ev.zxid, t.snapshot_zxid)
 
     def _snapshot(self, ev: Snapshot) -> None:
         t = self.servers[ev.sid]
         t.snapshot = True
+        t.snapshot_zxid = max(t.snapshot_zxid, ev.zxid)
         t.zxid = max(t.zxid, ev.zxid)
 
     def _state(self, ev: StateChange) -> None:

@@ -1,4 +1,4 @@
-"""The Zab invariants: ONE_LEADER_PER_EPOCH, NEW_EPOCH_IS_FRESH, COMMITTED_DURABLE."""
+"""The Zab invariants: ONE_LEADER_PER_EPOCH, NEW_EPOCH_IS_FRESH, COMMITTED_DURABLE, ZAB_ACK_ORDER."""
 
 from __future__ import annotations
 
@@ -7,14 +7,21 @@ from zkfle.checker.verdict.world import Handler, HandlerKey, World
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.quorum import MajoritySystem, is_quorum
 from zkfle.spec.trace import (
+    AckEpochPacket,
+    AckPacket,
     Boot,
     Committed,
+    Crash,
     Decide,
     EpochProposed,
+    EpochWrite,
     Established,
     FollowerInfoPacket,
+    NewLeaderPacket,
     ObserverInfoPacket,
     Recv,
+    Send,
+    StateChange,
 )
 from zkfle.spec.zxid import ServerId, epoch_of, java_hex
 
@@ -53,20 +60,30 @@ class NewEpochIsFresh(Check):
     above every acceptedEpoch it was given (Zab.tla: NEWEPOCH is above every CEPOCH of the quorum). The
     acceptedEpoch of a learner is the one in its latest FOLLOWERINFO / OBSERVERINFO the leader took in since
     its election; the leader's own is its acceptedEpoch when `lookForLeader` returned.
+
+    A fresh epoch is also one a quorum has accepted before the leader uses it: `Leader.lead` writes it as its
+    currentEpoch only when `waitForEpochAck` returns, once the leader and a quorum of voters acknowledged it
+    with ACKEPOCH (ZOOKEEPER-1191/1192; Zab.tla: the leader waits for ACK-E from a quorum before NEWLEADER).
+    An ACKEPOCH counts when it carries a currentEpoch and a zxid (not -1, as `waitForEpochAck` counts); one
+    that `waitForEpochAck` rejects as "Follower is ahead" is counted too, so the check can miss, never invent.
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
         super().__init__(world, sink)
         self._info: dict[int, dict[int, tuple[int, int]]] = {}
         """leader sid -> learner sid -> (acceptedEpoch it announced, seq of that recv)."""
+        self._unused: dict[int, tuple[int, int, set[int]]] = {}
+        """leader sid -> (epoch proposed and not yet written as currentEpoch, seq of its `epoch_proposed`, the
+        senders of the ACKEPOCHs it took in since)."""
 
     def pre(self) -> dict[HandlerKey, Handler]:
-        return {EpochProposed: self._proposed}
+        return {EpochProposed: self._proposed, EpochWrite: self._epoch_write}
 
     def post(self) -> dict[HandlerKey, Handler]:
         return {
             (Recv, FollowerInfoPacket): self._recv,
             (Recv, ObserverInfoPacket): self._recv,
+            (Recv, AckEpochPacket): self._ack_epoch,
             Boot: self._forget,
             Decide: self._forget,
         }
@@ -74,10 +91,33 @@ class NewEpochIsFresh(Check):
     def _recv(self, ev: Recv) -> None:
         self._info.setdefault(ev.sid, {})[ev.from_] = (epoch_of(ev.msg.zxid), ev.seq)
 
+    def _ack_epoch(self, ev: Recv) -> None:
+        unused = self._unused.get(ev.sid)
+        msg = ev.msg
+        assert isinstance(msg, AckEpochPacket)
+        if unused is not None and msg.current_epoch != -1 and msg.zxid != -1:
+            unused[2].add(ev.from_)
+
     def _forget(self, ev: Boot | Decide) -> None:
         self._info.pop(ev.sid, None)
+        self._unused.pop(ev.sid, None)
+
+    def _epoch_write(self, ev: EpochWrite) -> None:
+        unused = self._unused.get(ev.sid)
+        if unused is None or ev.file != "currentEpoch" or ev.value != unused[0]:
+            return
+        del self._unused[ev.sid]
+        epoch, seq, acked = unused
+        voters = {ServerId(ev.sid), *(ServerId(s) for s in acked)}
+        if not is_quorum(self._world.view.current, voters):
+            message = (
+                f"leader {ev.sid} writes epoch {epoch} as its currentEpoch, but only {sorted(voters)} acknowledged "
+                f"it (ACKEPOCH): no quorum"
+            )
+            self._sink.report(Invariant.NEW_EPOCH_IS_FRESH, ev.seq, ev.sid, message, (seq,))
 
     def _proposed(self, ev: EpochProposed) -> None:
+        self._unused[ev.sid] = (ev.epoch, ev.seq, set())
         info = self._info.get(ev.sid, {})
         for sid in sorted(set(ev.quorum)):
             if sid == ev.sid:
@@ -144,3 +184,57 @@ class CommittedDurable(Check):
                 f"but a quorum committed 0x{java_hex(self._max)}"
             )
             self._sink.report(Invariant.COMMITTED_DURABLE, ev.seq, ev.sid, message, (self._max_seq,))
+
+
+class ZabAckOrder(Check):
+    """ZAB_ACK_ORDER: a learner's first ACK to a leader after that leader's NEWLEADER acknowledges NEWLEADER.
+
+    `LearnerHandler.run` reads exactly one packet after it sent NEWLEADER and hands its zxid to
+    `Leader.waitForNewLeaderAck`, which counts it only when it is NEWLEADER's `makeZxid(epoch, 0)` ("NEWLEADER
+    ACK from sid: ... is from a different epoch" otherwise): a proposal ACK that overtakes the NEWLEADER ACK
+    leaves the learner uncounted, and without a quorum the leader gives up (ZOOKEEPER-4685). Judged at the
+    learner's `send`s (what it wrote on the connection, in order): from its `recv` of NEWLEADER from a
+    leader, the next ACK it sends to that leader must carry NEWLEADER's zxid. Leaving the connection (a
+    `crash`, a `state` back to LOOKING) forgets the NEWLEADER. Memory: one entry per learner between its
+    NEWLEADER and its ACK; an ACK send costs one look-up in that (almost always empty) map.
+    """
+
+    def __init__(self, world: World, sink: Sink) -> None:
+        super().__init__(world, sink)
+        self._awaiting: dict[int, tuple[int, int, int]] = {}
+        """learner sid -> (leader sid, NEWLEADER zxid, seq of its recv)."""
+
+    def post(self) -> dict[HandlerKey, Handler]:
+        return {
+            (Recv, NewLeaderPacket): self._newleader,
+            (Send, AckPacket): self._ack,
+            Crash: self._forget,
+            StateChange: self._state,
+        }
+
+    def _newleader(self, ev: Recv) -> None:
+        self._awaiting[ev.sid] = (ev.from_, ev.msg.zxid, ev.seq)
+
+    def _ack(self, ev: Send) -> None:
+        if not self._awaiting:
+            return
+        entry = self._awaiting.get(ev.sid)
+        if entry is None or entry[0] != ev.to:
+            return
+        del self._awaiting[ev.sid]
+        leader, zxid, seq = entry
+        if ev.msg.zxid != zxid:
+            message = (
+                f"server {ev.sid}'s first ACK to leader {leader} after its NEWLEADER (0x{java_hex(zxid)}) "
+                f"acknowledges 0x{java_hex(ev.msg.zxid)}: the leader takes it for the NEWLEADER ACK and does not "
+                f"count server {ev.sid}"
+            )
+            self._sink.report(Invariant.ZAB_ACK_ORDER, ev.seq, ev.sid, message, (seq,))
+
+    def _forget(self, ev: Crash) -> None:
+        if self._awaiting:
+            self._awaiting.pop(ev.sid, None)
+
+    def _state(self, ev: StateChange) -> None:
+        if self._awaiting and ev.state == "LOOKING":
+            self._awaiting.pop(ev.sid, None)

@@ -76,7 +76,11 @@ class FleOptions:
     * `pre_zk1732_vote_equality`: `Vote.equals` compares id, zxid, electionEpoch and peerEpoch for every
       vote, also FOLLOWING/LEADING ones, so a joiner may never see a quorum of "equal" votes.
     * `pre_zk261_zxid_filter`: no ignoring of LOOKING notifications when our or the sender's zxid is -1.
-    * `pre_zk975_check_leader`: `checkLeader` does not demand a LEADING vote from the proposed leader.
+    * `pre_zk975_all_votes`: the shortcut of `lookForLeader` before ZOOKEEPER-975 (3.3's LOOKING case, "If
+      have received from all nodes, then terminate"): once `recvset` holds a vote from every voter, decide
+      for the proposal at once, without a quorum for it and without the finalize wait. A restarted server
+      with the highest (zxid, id) that is sent the last LOOKING notifications of the others' election again
+      (QuorumCnxManager re-sends `lastMessageSent` on a new connection) goes LEADING beside a running leader.
     """
 
     finalize_wait_ms: int = 200
@@ -86,7 +90,7 @@ class FleOptions:
     pre_zk1514_check_leader: bool = False
     pre_zk1732_vote_equality: bool = False
     pre_zk261_zxid_filter: bool = False
-    pre_zk975_check_leader: bool = False
+    pre_zk975_all_votes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,11 +528,9 @@ class FastLeaderElection:
         return all(verifier.contains_quorum(acks & voting) for verifier, voting in self._trackers)
 
     def check_leader(self, votes: Mapping[int, VoteView], leader: int, election_epoch: int) -> bool:
-        """`checkLeader`: another leader must have told us it is LEADING (ZOOKEEPER-975); we may lead only
-        in the round we are in (ZOOKEEPER-1514)."""
+        """`checkLeader`: another leader must have told us it is LEADING; we may lead only in the round we
+        are in (ZOOKEEPER-1514)."""
         if leader != self.myid:
-            if self.options.pre_zk975_check_leader:
-                return True
             v = votes.get(leader)
             return v is not None and v.state is LEADING
         return self.options.pre_zk1514_check_leader or self.logicalclock == election_epoch
@@ -660,6 +662,13 @@ class FastLeaderElection:
             self._events.append(ProposalChanged(self.logicalclock, self._proposed_vote()))
             self._send_notifications()
         rnd.put_vote(n.sid, n)  # the notification stands for its LOOKING vote (see `_Round`)
+        if (
+            self.options.pre_zk975_all_votes
+            and len(rnd.recvset) == len(self._voters)
+            and self.verifier.weight(self.proposed_leader) != 0
+        ):
+            self._decide(self.proposed_leader, self.proposal_end_vote())  # 3.3: "received from all nodes"
+            return
         end_vote = (self.proposed_leader, self.proposed_zxid, self.logicalclock, self.proposed_epoch)
         if self._is_quorum(rnd.acks.get(end_vote, _NO_ACKS)):  # has_all_quorums(recvset, proposal_end_vote())
             rnd.finalizing = True

@@ -19,16 +19,24 @@ startZkServer, tryToCommit) and LearnerHandler's sync choice; the learner's `reg
 driver fires), txns durable only at the fsync. Defaults are the corrected protocol; `zkfle.impl.bugs` names
 each 3.8.0 difference.
 
-Not modelled: observers, PING (a connected learner in broadcast never times out; broken connections are
-reported by the driver), sessions and the request pipeline (a client write is one create txn, without digest),
-reconfig, the txn-log based DIFF of syncFollower, periodic snapshots (snapCount).
+Observers follow `Observer.observeLeader` (OBSERVERINFO, the shared Learner sync, INFORM for every commit,
+`ObserverZooKeeperServer.commitRequest`); the leader counts them in no quorum and sends them no PROPOSAL.
+
+PING is exchanged as an untraced effect (`Ping`): the leader's tick every tickTime/2 counts the learners heard
+from within syncLimit ticks (`LearnerHandler.synced`) and pings them; a learner answers in broadcast, and its
+read timeout is syncLimit*tickTime from NEWLEADER on.
+
+Not modelled: `SyncLimitCheck` (closing a learner that leaves a proposal unacknowledged for syncLimit ticks),
+the tick/tickSkip alternation of `Leader.lead` (the quorum check runs every tickTime/2), the observer master
+(`observerMasterPort`), sessions and the request pipeline (a client write is one create txn, without digest),
+reconfig, the txn-log based DIFF of syncFollower.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from zkfle.impl.bugs import Bug
 from zkfle.impl.core import fle
@@ -49,7 +57,7 @@ from zkfle.impl.persistence.fs import FileSystem, join
 from zkfle.impl.persistence.records import OPEN_ACL_UNSAFE, CreateTxn, OpCode, SetDataTxn, TxnHeader, encode_txn_entry
 from zkfle.impl.persistence.snapshot import SNAPSHOT_FILE_PREFIX, encode_snapshot, parse_snapshot
 from zkfle.impl.persistence.txnlog import LogEntry, TxnLogError, TxnLogWriter, read_log, truncate_log, zxid_from_name
-from zkfle.impl.recovery import DatabaseLoaded, LoadOptions, load_database
+from zkfle.impl.recovery import UPDATING_EPOCH_FILENAME, DatabaseLoaded, LoadOptions, load_database
 from zkfle.spec import trace as tr
 from zkfle.spec.vocabulary import LearnerType, ServerState, SyncMode, Vote, ZabPhase
 from zkfle.spec.zxid import Epoch, ServerId, Zxid, epoch_of, java_hex, make_zxid
@@ -72,6 +80,8 @@ PHASE_NAMES: dict[ZabPhase, tr.PhaseName] = {
 MODE_NAMES: dict[SyncMode, tr.SyncModeName] = {SyncMode.DIFF: "DIFF", SyncMode.SNAP: "SNAP", SyncMode.TRUNC: "TRUNC"}
 EXIT_UNEXPECTED = 1
 """`ExitCode.UNEXPECTED_ERROR`: start() threw (config or loadDataBase)."""
+EXIT_SNAPSHOT = 10
+"""`ExitCode.TXNLOG_ERROR_TAKING_SNAPSHOT`: `ZooKeeperServer.takeSnapshot` failed."""
 EXIT_QUORUM_PEER = 13
 """`ExitCode.QUORUM_PACKET_ERROR`: Learner.syncWithLeader could not truncate or got an unexpected packet."""
 CONNECT_TRIES = 5
@@ -100,10 +110,16 @@ class Timer(enum.IntEnum):
     LEARNER_READ = 7
     CONNECT_RETRY = 8
     NEWLEADER_ACK = 9
+    OBSERVER_ELECTION_DELAY = 10
 
 
 DISK_TIMERS = frozenset({Timer.SYNC_APPEND, Timer.SYNC_FLUSH, Timer.NEWLEADER_ACK})
 """Timers that stand for thread scheduling and disk latency: a driver may jitter them."""
+DRAWN_TIMERS = frozenset({Timer.OBSERVER_ELECTION_DELAY})
+"""Timers whose wait ZooKeeper draws at random: the driver waits uniformly in [0, ms) instead of ms
+(`Observer.waitForObserverElectionDelay`: `ThreadLocalRandom.nextLong(delay)`)."""
+OBSERVER_ELECTION_DELAY_MS = 200
+"""`zookeeper.observer.election.DelayMs` (`Observer.observerElectionDelayMs`, default 200)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +174,16 @@ class Halt:
     reason: str
 
 
-Effect = SendVote | ConnectAll | SendPacket | Dial | Hangup | SetTimer | CancelTimer | Halt
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A `Leader.PING` on the Zab connection with `to`: the leader's (`LearnerHandler.ping`) or a learner's
+    answer (`Learner.ping`). Not traced (trace format v1 has no PING message): the driver delivers it after
+    what was written on the connection before it and before what is written after it, then calls `ping`."""
+
+    to: int
+
+
+Effect = SendVote | ConnectAll | SendPacket | Dial | Hangup | Ping | SetTimer | CancelTimer | Halt
 Output = Effect | tr.Event
 
 
@@ -203,6 +228,10 @@ class _Handler:
     stage: _Stage = _Stage.CONNECTING
     last_zxid: int = -1
     forwarding: bool = False
+    observer: bool = False
+    """The first packet was OBSERVERINFO (`LearnerHandler.learnerType` OBSERVER)."""
+    deadline: float = 0.0
+    """`tickOfNextAckDeadline` in ms: the handler is `synced()` while now <= deadline."""
 
 
 @dataclass(slots=True)
@@ -230,8 +259,14 @@ class _Learner:
     not_committed: list[LoggedTxn] = field(default_factory=list)
     committed: list[int] = field(default_factory=list)
     newleader_acked: bool = False
+    logged_at_newleader: int = 0
+    """How many of `not_committed` (the first ones) went to the txn log at NEWLEADER."""
     deferred_acks: list[int] = field(default_factory=list)
     pending: dict[int, LoggedTxn] = field(default_factory=dict)
+    observer: bool = False
+    """An `Observer` (OBSERVING) rather than a `Follower`."""
+    heard_at: float = 0.0
+    """In broadcast: when the last packet from the leader was read (the read timeout counts from it)."""
 
 
 @dataclass(slots=True)
@@ -248,6 +283,10 @@ class QuorumPeer:
         self.settings = settings
         self.sid = ServerId(settings.sid)
         self.fs = fs
+        self.learner_type = (
+            LearnerType.OBSERVER if self.sid in settings.verifier.observing_members() else LearnerType.PARTICIPANT
+        )
+        """`QuorumPeerConfig`: a `server.N=...:observer` line for our own id makes us an OBSERVER."""
         self.now = 0.0
         self.state = LOOKING
         self.phase = ZabPhase.ELECTION
@@ -311,7 +350,10 @@ class QuorumPeer:
 
     def _write_epoch(self, name: tr.EpochFileName, value: int) -> None:
         """`QuorumPeer.writeLongToFile` step by step: `tmp` once fsynced, `done` once renamed; memory after
-        the file (ZOOKEEPER-2307)."""
+        the file (ZOOKEEPER-2307). With ZK_2307 `setAcceptedEpoch` sets the field first, as before that fix: a
+        failing write leaves memory ahead of the disk."""
+        if name != CURRENT_EPOCH_FILENAME and Bug.ZK_2307 in self.settings.bugs:
+            self.accepted_epoch = value
         for step in EpochWrite(join(self.settings.snap_dir, name), value).steps(self.fs):
             if step is WriteStep.FSYNC_TMP:
                 self._emit(tr.EpochWrite(seq=0, t=self.now, sid=self.sid, file=name, value=Epoch(value), stage="tmp"))
@@ -354,7 +396,7 @@ class QuorumPeer:
             self.settings.verifier,
             last_logged_zxid=tree.last_processed_zxid,
             current_epoch=self.current_epoch,
-            learner_type=LearnerType.PARTICIPANT,
+            learner_type=self.learner_type,
             config=self.settings.config,
             options=self.settings.fle_options,
         )
@@ -362,9 +404,22 @@ class QuorumPeer:
 
     def _load_database(self, *, at_boot: bool) -> bool:
         """`QuorumPeer.loadDataBase`; False (and Halt) when ZooKeeper refuses. Fills the committed log with
-        the replayed txns (ZKDatabase's restore listener, `addCommittedProposal`)."""
-        outcome = load_database(self.fs, self.settings.snap_dir, self.settings.log_dir, self.settings.load_options)
+        the replayed txns (ZKDatabase's restore listener, `addCommittedProposal`). The `updatingEpoch` rule is on
+        unless ZK_1653 (the peer writes the marker then, see `_sync_newleader`), the `.tmp` one unless ZK_4269."""
+        bugs, base = self.settings.bugs, self.settings.load_options
+        options = replace(
+            base,
+            updating_epoch_marker=Bug.ZK_1653 not in bugs,
+            current_epoch_tmp_fallback=base.current_epoch_tmp_fallback and Bug.ZK_4269 not in bugs,
+        )
+        outcome = load_database(self.fs, self.settings.snap_dir, self.settings.log_dir, options)
         if not isinstance(outcome, DatabaseLoaded):
+            if not at_boot:
+                # a reload by getLastLoggedZxid (after a SNAP learner's shutdown) throws the same IOException in
+                # ZooKeeper, which run()'s LOOKING case catches and retries for ever; zkfle ends the process
+                # instead, seen as a `crash` (`recovery_failed` is the refusal of a start-up only)
+                self._halt(EXIT_UNEXPECTED, outcome.message)
+                return False
             self._emit(
                 tr.RecoveryFailed(
                     seq=0,
@@ -469,16 +524,19 @@ class QuorumPeer:
     def _enter(self, state: ServerState, leader: int) -> None:
         if state is LEADING:
             self._lead()
-        elif state is FOLLOWING:
-            self._follow(leader)
         else:
-            raise AssertionError("observers are not modelled")
+            self._follow(state, leader)
 
     def _back_to_looking(self) -> None:
         """`updateServerState()` -> LOOKING, then the run loop calls lookForLeader again."""
         self._set_state(LOOKING, ZabPhase.ELECTION)
         assert self.fle is not None
         self._fle_step(self.fle.set_peer_state(LOOKING))
+        if self.learner_type is LearnerType.OBSERVER:
+            # Observer.waitForObserverElectionDelay, then the LOOKING case; notifications that arrive in
+            # between wait in the queue (WorkerReceiver queues for a LOOKING peer)
+            self._set_timer(Timer.OBSERVER_ELECTION_DELAY, OBSERVER_ELECTION_DELAY_MS)
+            return
         self._look()
 
     # ------------------------------------------------------------------------------------ timers
@@ -500,12 +558,14 @@ class QuorumPeer:
             case Timer.LEADER_TICK:
                 self._leader_tick()
             case Timer.LEARNER_READ:
-                self._learner_fail("Read timed out")
+                self._learner_read_timeout()
             case Timer.CONNECT_RETRY:
                 assert self.learner is not None
                 self._out.append(Dial(self.learner.leader))
             case Timer.NEWLEADER_ACK:
                 self._send_newleader_ack()
+            case Timer.OBSERVER_ELECTION_DELAY:
+                self._look()
 
     def fle_timer(self, now: float, timer: Timer, *, have_delivered: bool) -> None:
         """The election's poll timed out; `have_delivered` is QuorumCnxManager.haveDelivered()."""
@@ -631,6 +691,9 @@ class QuorumPeer:
     def _init_ms(self) -> int:
         return self.settings.init_limit * self.settings.tick_time_ms
 
+    def _sync_ms(self) -> int:
+        return self.settings.sync_limit * self.settings.tick_time_ms
+
     def learner_connected(self, now: float, sid: int) -> None:
         """The learner acceptor took a connection from `sid` (a new LearnerHandler)."""
         self.now = now
@@ -639,14 +702,17 @@ class QuorumPeer:
         old = leader.handlers.pop(sid, None)
         if old is not None:
             self._out.append(Hangup(sid))
-        leader.handlers[sid] = _Handler(sid)
+        # getTickOfInitialAckDeadline: initLimit + syncLimit ticks to get through the synchronisation
+        leader.handlers[sid] = _Handler(sid, deadline=now + self._init_ms() + self._sync_ms())
 
     def _epoch_chosen(self) -> None:
-        """The quorum of FOLLOWERINFO is complete: acceptedEpoch := epoch (disk write #1), wake the handlers."""
+        """The quorum of FOLLOWERINFO is complete: acceptedEpoch := epoch (disk write #1), wake the handlers.
+        With ZK_1282 the leader does not persist (nor set) acceptedEpoch at all (ZOOKEEPER-1291)."""
         leader = self.leader
         assert leader is not None
         epoch = leader.choice.epoch
-        self._write_epoch("acceptedEpoch", epoch)
+        if Bug.ZK_1282 not in self.settings.bugs:
+            self._write_epoch("acceptedEpoch", epoch)
         self._emit(
             tr.EpochProposed(
                 seq=0,
@@ -666,12 +732,15 @@ class QuorumPeer:
         self._check_epoch_acks()
 
     def _check_epoch_acks(self) -> None:
+        """`Leader.waitForEpochAck`: on once the leader and a quorum acked the epoch. With ZK_1191 the wait
+        loop tests `waitingForNewEpoch`, already false, instead of `electionFinished` (ZOOKEEPER-1192), so the
+        leader goes on with its own ack alone."""
         leader = self.leader
         assert leader is not None
         if (
             leader.stage is _Stage.EPOCH
             and self.sid in leader.electing
-            and self.settings.verifier.contains_quorum(leader.electing)
+            and (Bug.ZK_1191 in self.settings.bugs or self.settings.verifier.contains_quorum(leader.electing))
         ):
             self._epoch_acked()
 
@@ -703,9 +772,10 @@ class QuorumPeer:
         for txn in plan.proposals:
             self._send(h.sid, PacketType.PROPOSAL, txn.zxid, txn=txn)
             self._send(h.sid, PacketType.COMMIT, txn.zxid)
-        for zxid in sorted(leader.outstanding):
-            if zxid > plan.forward_from:
-                self._send(h.sid, PacketType.PROPOSAL, zxid, txn=leader.outstanding[zxid][0])
+        if not h.observer:  # Leader.startForwarding: "Only participant need to get outstanding proposals"
+            for zxid in sorted(leader.outstanding):
+                if zxid > plan.forward_from:
+                    self._send(h.sid, PacketType.PROPOSAL, zxid, txn=leader.outstanding[zxid][0])
         h.forwarding = True
         self._send(h.sid, PacketType.NEWLEADER, make_zxid(leader.choice.epoch, 0))
         h.stage = _Stage.NEWLEADER
@@ -762,10 +832,14 @@ class QuorumPeer:
                     self._send(frm, PacketType.UPTODATE, make_zxid(leader.choice.epoch, 0))
                     h.stage = _Stage.UPTODATE
             case PacketType.ACK if h.stage in (_Stage.ACKED, _Stage.UPTODATE):
+                # LearnerHandler.run's loop after the NEWLEADER ACK: every packet read moves the ack deadline
+                # to syncLimit ticks from now (getTickOfNextAckDeadline); learners send only ACKs and PINGs
+                h.deadline = self.now + self._sync_ms()
                 if voter:
                     self._proposal_ack(frm, p.zxid)
-            case PacketType.FOLLOWERINFO if h.stage is _Stage.CONNECTING:
+            case PacketType.FOLLOWERINFO | PacketType.OBSERVERINFO if h.stage is _Stage.CONNECTING:
                 h.stage = _Stage.INFO
+                h.observer = p.type is PacketType.OBSERVERINFO
                 if leader.choice.offer(frm, epoch_of(p.zxid)):
                     self._epoch_chosen()
                 elif not leader.choice.waiting:
@@ -773,7 +847,14 @@ class QuorumPeer:
             case PacketType.ACKEPOCH if h.stage is _Stage.INFO:
                 h.stage = _Stage.EPOCH
                 h.last_zxid = p.zxid
-                if leader.stage is _Stage.EPOCH:
+                if leader.stage is _Stage.INFO:
+                    return
+                # waitForEpochAck checks and counts each ACKEPOCH until a quorum acked (electionFinished); with
+                # ZK_1191 the leader went on before that, and the handlers still check until then
+                finished = leader.stage is not _Stage.EPOCH and (
+                    Bug.ZK_1191 not in self.settings.bugs or self.settings.verifier.contains_quorum(leader.electing)
+                )
+                if not finished:
                     ce, zxid = leader.summary
                     if p.current_epoch != -1 and epoch_ack_more_recent(p.current_epoch, p.zxid, ce, zxid):
                         # "Follower is ahead of the leader, leader summary: ..." kills this LearnerHandler
@@ -781,8 +862,9 @@ class QuorumPeer:
                         return
                     if p.current_epoch != -1 and p.zxid != -1 and voter:
                         leader.electing.add(frm)
+                if leader.stage is _Stage.EPOCH:
                     self._check_epoch_acks()
-                elif leader.stage is not _Stage.INFO:
+                else:
                     self._sync_handler(h)
             case _:
                 pass  # "unexpected quorum packet"
@@ -809,7 +891,8 @@ class QuorumPeer:
         txn = LoggedTxn(header, record, encode_txn_entry(header, record, None))  # encoded once for all logs
         leader.outstanding[zxid] = (txn, set())
         for sid in sorted(leader.handlers):
-            if leader.handlers[sid].forwarding:
+            h = leader.handlers[sid]
+            if h.forwarding and not h.observer:  # Leader.propose: to forwardingFollowers only
                 self._send(sid, PacketType.PROPOSAL, zxid, txn=txn)
         self._log_async(txn, 0)
         return zxid
@@ -828,20 +911,29 @@ class QuorumPeer:
             if not self.settings.verifier.contains_quorum(acks):
                 break
             del leader.outstanding[first]
-            for peer in sorted(leader.handlers):
-                if leader.handlers[peer].forwarding:
-                    self._send(peer, PacketType.COMMIT, first)
+            forwarding = [leader.handlers[peer] for peer in sorted(leader.handlers) if leader.handlers[peer].forwarding]
+            for h in forwarding:  # Leader.commit (forwardingFollowers), then Leader.inform (observingLearners)
+                if not h.observer:
+                    self._send(h.sid, PacketType.COMMIT, first)
+            for h in forwarding:
+                if h.observer:
+                    self._send(h.sid, PacketType.INFORM, first, txn=txn)
             self._apply(txn)
 
     def _leader_tick(self) -> None:
-        """`Leader.lead` loop: without a quorum of synced followers the leader gives up."""
+        """`Leader.lead` loop: without a quorum of voters `synced()` (heard from within their ack deadline) the
+        leader gives up; then a PING to every learner whose sender runs (`LearnerHandler.ping`)."""
         leader = self.leader
         assert leader is not None
-        synced = {self.sid} | {s for s, h in leader.handlers.items() if h.forwarding}
+        now = self.now
+        synced = {self.sid} | {s for s, h in leader.handlers.items() if h.forwarding and now <= h.deadline}
         voters = synced & self.settings.verifier.voting_members()
         if not self.settings.verifier.contains_quorum(voters):
             self._leader_shutdown(f"Not sufficient followers synced, only synced with sids: [ {sorted(voters)} ]")
             return
+        for sid in sorted(leader.handlers):
+            if leader.handlers[sid].forwarding:
+                self._out.append(Ping(sid))
         self._set_timer(Timer.LEADER_TICK, max(1, self.settings.tick_time_ms // 2))
 
     def _leader_wait_expired(self) -> None:
@@ -874,23 +966,27 @@ class QuorumPeer:
 
     # ------------------------------------------------------------------------------------ learner
 
-    def _follow(self, leader_sid: int) -> None:
-        """`Follower.followLeader`: DISCOVERY, find the leader, connect."""
-        self._set_state(FOLLOWING, ZabPhase.DISCOVERY)
+    def _follow(self, state: ServerState, leader_sid: int) -> None:
+        """`Follower.followLeader` (FOLLOWING) or `Observer.observeLeader` (OBSERVING): DISCOVERY, find the
+        leader, connect. Both are a `Learner` (the same registerWithLeader and syncWithLeader); the observer's
+        differences are marked by `learner.observer`."""
+        self._set_state(state, ZabPhase.DISCOVERY)
         self._generation += 1
-        self.learner = _Learner(leader_sid, self._generation, dialled_at=self.now)
+        self.learner = _Learner(leader_sid, self._generation, dialled_at=self.now, observer=state is OBSERVING)
         if leader_sid not in self.settings.view:
             self._learner_fail(f"Couldn't find the leader with id = {leader_sid}")
             return
         self._out.append(Dial(leader_sid))
 
     def connected(self, now: float, leader_sid: int) -> None:
-        """The connection to the leader is up: `registerWithLeader(FOLLOWERINFO)`."""
+        """The connection to the leader is up: `registerWithLeader(FOLLOWERINFO)` (an observer: OBSERVERINFO,
+        with the same zxid; it writes acceptedEpoch at LEADERINFO like a follower)."""
         self.now = now
         learner = self.learner
         assert learner is not None and learner.leader == leader_sid and learner.stage is _Stage.CONNECTING
         learner.stage = _Stage.INFO
-        self._send(leader_sid, PacketType.FOLLOWERINFO, make_zxid(self.accepted_epoch, 0))
+        info = PacketType.OBSERVERINFO if learner.observer else PacketType.FOLLOWERINFO
+        self._send(leader_sid, info, make_zxid(self.accepted_epoch, 0))
         self._set_timer(Timer.LEARNER_READ, self._init_ms())
 
     def connect_failed(self, now: float, leader_sid: int) -> None:
@@ -917,6 +1013,8 @@ class QuorumPeer:
         assert learner is not None
         if learner.stage is not _Stage.UPTODATE:
             self._set_timer(Timer.LEARNER_READ, self._read_ms(learner))
+        else:
+            learner.heard_at = self.now  # the read timer is moved lazily (_learner_read_timeout)
         # the cases test different packet types except where noted, so their order only matters within one
         # type; the broadcast traffic (PROPOSAL, COMMIT) comes first because it is nearly all of it
         match p.type:
@@ -931,10 +1029,14 @@ class QuorumPeer:
                 if txn is not None:
                     self._apply(txn)
             case PacketType.COMMIT if learner.mode is not None:
-                if learner.mode is SyncMode.DIFF:
+                # writeToTxnLog: queued for a DIFF, and for every mode once NEWLEADER came; applied at once
+                # before the NEWLEADER of a SNAP or TRUNC (Learner.syncWithLeader)
+                if learner.mode is SyncMode.DIFF or learner.stage is _Stage.ACKED:
                     learner.committed.append(p.zxid)
                 elif learner.not_committed and learner.not_committed[0].zxid == p.zxid:
                     self._apply(learner.not_committed.pop(0))
+            case PacketType.INFORM if learner.mode is not None and p.txn is not None:
+                self._inform(learner, p.txn)
             case PacketType.LEADERINFO if learner.stage is _Stage.INFO:
                 epoch = epoch_of(p.zxid)
                 if epoch > self.accepted_epoch:
@@ -948,7 +1050,7 @@ class QuorumPeer:
                     return
                 learner.new_epoch = epoch
                 learner.stage = _Stage.EPOCH
-                self._set_state(FOLLOWING, ZabPhase.SYNCHRONIZATION)
+                self._set_state(self.state, ZabPhase.SYNCHRONIZATION)
             case PacketType.DIFF | PacketType.TRUNC | PacketType.SNAP if learner.mode is None:
                 self._sync_start(learner, p)
             case PacketType.NEWLEADER if learner.mode is not None and learner.stage is _Stage.EPOCH:
@@ -960,8 +1062,40 @@ class QuorumPeer:
 
     def _read_ms(self, learner: _Learner) -> int:
         """The socket timeout: tickTime*initLimit until NEWLEADER, tickTime*syncLimit after."""
-        limit = self.settings.sync_limit if learner.stage is _Stage.ACKED else self.settings.init_limit
-        return limit * self.settings.tick_time_ms
+        stage = learner.stage
+        return self._sync_ms() if stage is _Stage.ACKED or stage is _Stage.UPTODATE else self._init_ms()
+
+    def _learner_read_timeout(self) -> None:
+        """LEARNER_READ expired. In broadcast it is armed once and moved on only when it fires (cheaper than
+        re-arming it for every packet): the socket timed out only if nothing was read for the whole timeout."""
+        learner = self.learner
+        assert learner is not None
+        if learner.stage is _Stage.UPTODATE:
+            left = learner.heard_at + self._read_ms(learner) - self.now
+            if left > 0:
+                self._set_timer(Timer.LEARNER_READ, max(1, int(left)))
+                return
+        self._learner_fail("Read timed out")
+
+    def ping(self, now: float, frm: int) -> None:
+        """A PING read from the connection with `frm` (see `Ping`): the leader takes it as a sign of life of
+        that learner; a learner in broadcast answers (`Follower`/`Observer.processPacket` -> `Learner.ping`);
+        in synchronisation `syncWithLeader` reads it and ignores it."""
+        self.now = now
+        leader = self.leader
+        if leader is not None:
+            h = leader.handlers.get(frm)
+            if h is not None and (h.stage is _Stage.ACKED or h.stage is _Stage.UPTODATE):
+                h.deadline = now + self._sync_ms()
+            return
+        learner = self.learner
+        if learner is None or learner.leader != frm:
+            return
+        if learner.stage is _Stage.UPTODATE:
+            learner.heard_at = now
+            self._out.append(Ping(frm))
+        else:
+            self._set_timer(Timer.LEARNER_READ, self._read_ms(learner))
 
     def _sync_start(self, learner: _Learner, p: Packet) -> None:
         """The first packet of syncWithLeader: DIFF, TRUNC (the log is cut at once) or SNAP (DB replaced)."""
@@ -972,11 +1106,12 @@ class QuorumPeer:
             self.writer.close()
             self._unflushed = []
             try:
-                truncate_log(self.fs, self.settings.log_dir, p.zxid)
+                kept = truncate_log(self.fs, self.settings.log_dir, p.zxid)
             except TxnLogError as exc:
                 self._halt(EXIT_QUORUM_PEER, f"Not able to truncate the log 0x{java_hex(p.zxid)}: {exc.message}")
                 return
-            self._emit(tr.Truncated(seq=0, t=self.now, sid=self.sid, zxid=Zxid(p.zxid)))
+            # the log's last entry now: p.zxid, or the next one above it when the log lacks p.zxid
+            self._emit(tr.Truncated(seq=0, t=self.now, sid=self.sid, zxid=Zxid(kept)))
             self.writer = TxnLogWriter(self.fs, self.settings.log_dir, self.settings.prealloc_size)
             try:
                 restored = restore(self.fs, self.settings.log_dir, self.settings.snap_dir)  # ZKDatabase.truncateLog
@@ -993,35 +1128,58 @@ class QuorumPeer:
             tree.last_processed_zxid = p.zxid
             self.tree = tree
             self.committed_log.clear()
+        elif Bug.ZK_2355 in self.settings.bugs:
+            # before ZOOKEEPER-2355 syncWithLeader set lastProcessedZxid to the packet's zxid (the leader's
+            # maxCommittedLog) for a DIFF too, before a single proposal was applied
+            self._tree.last_processed_zxid = p.zxid
 
     def _sync_newleader(self, learner: _Learner, zxid: int) -> None:
-        """NEWLEADER: [snapshot] -> log the sync txns -> currentEpoch -> ACK (fixed); see zkfle.impl.bugs."""
+        """NEWLEADER: updatingEpoch -> [snapshot] -> log the sync txns -> currentEpoch -> delete updatingEpoch ->
+        ACK (fixed); see zkfle.impl.bugs."""
         bugs = self.settings.bugs
+        self._create_updating_epoch()
         if learner.mode is not SyncMode.DIFF:
             synced = learner.mode is SyncMode.SNAP
             zxid = Zxid(self._tree.last_processed_zxid)
-            save(
-                self.fs,
-                self.settings.snap_dir,
-                self._tree,
-                fsync=synced,
-                on_durable=lambda: self._emit(tr.Snapshot(seq=0, t=self.now, sid=self.sid, zxid=zxid)),
-            )
-        to_log = list(learner.not_committed)
+            try:
+                save(
+                    self.fs,
+                    self.settings.snap_dir,
+                    self._tree,
+                    fsync=synced,
+                    on_durable=lambda: self._emit(tr.Snapshot(seq=0, t=self.now, sid=self.sid, zxid=zxid)),
+                )
+            except OSError:  # ZooKeeperServer.takeSnapshot: "Severe unrecoverable error, exiting"
+                self._halt(EXIT_SNAPSHOT, "Severe unrecoverable error, exiting")
+                return
+        if learner.observer:
+            # syncWithLeader hands the sync txns to a sync processor at NEWLEADER only for a follower; an
+            # observer commits them after UPTODATE (no bug switch concerns it)
+            self._learner_current_epoch(learner, at_uptodate=False)
+            learner.stage = _Stage.ACKED
+            self._set_timer(Timer.LEARNER_READ, self._read_ms(learner))
+            self._send_newleader_ack()
+            return
+        # before ZOOKEEPER-3911 nothing was logged here: the DIFF proposals reached the sync processor after
+        # UPTODATE, with the ones that came after NEWLEADER (_sync_uptodate)
+        to_log = [] if Bug.ZK_3911 in bugs else list(learner.not_committed)
+        learner.logged_at_newleader = len(to_log)
         if Bug.ZK_4643 in bugs:
-            self._write_epoch("currentEpoch", learner.new_epoch)
+            self._learner_current_epoch(learner, at_uptodate=False)
         if Bug.ZK_4646 in bugs:
             for txn in to_log:
                 self._log_async(txn, learner.generation)
         else:
             self._log_now(to_log)
             if Bug.ZK_4685 in bugs:
-                learner.deferred_acks.extend(t.zxid for t in to_log if t.zxid not in learner.committed)
+                # the sync processor's flush hands every logged txn to SendAckRequestProcessor at once, so
+                # their ACKs are on the wire before the QuorumPeer thread writes the NEWLEADER ACK
+                learner.deferred_acks.extend(t.zxid for t in to_log)
                 self._flush_deferred_acks(learner)
             else:
                 learner.deferred_acks.extend(t.zxid for t in to_log if t.zxid not in learner.committed)
         if Bug.ZK_4643 not in bugs:
-            self._write_epoch("currentEpoch", learner.new_epoch)
+            self._learner_current_epoch(learner, at_uptodate=False)
         learner.stage = _Stage.ACKED
         self._set_timer(Timer.LEARNER_READ, self._read_ms(learner))
         if Bug.ZK_4685 in bugs and Bug.ZK_4646 in bugs:
@@ -1030,6 +1188,36 @@ class QuorumPeer:
             self._set_timer(Timer.NEWLEADER_ACK, SYNC_APPEND_MS + FSYNC_MS)
         else:
             self._send_newleader_ack()
+
+    def _learner_current_epoch(self, learner: _Learner, *, at_uptodate: bool) -> None:
+        """`self.setCurrentEpoch(newEpoch)` of `Learner.syncWithLeader`, then branch 3.4's deletion of the
+        `updatingEpoch` marker. At NEWLEADER since Zab 1.0; at UPTODATE with ZK_1282 (ZOOKEEPER-1282: before the
+        fix the learner acked NEWLEADER with its old currentEpoch on disk)."""
+        if at_uptodate != (Bug.ZK_1282 in self.settings.bugs):
+            return
+        self._write_epoch("currentEpoch", learner.new_epoch)
+        if Bug.ZK_1653 not in self.settings.bugs:
+            self.fs.delete(join(self.settings.snap_dir, UPDATING_EPOCH_FILENAME))  # a failure: IOException
+            self._emit(tr.UpdatingEpoch(seq=0, t=self.now, sid=self.sid, present=False))
+
+    def _create_updating_epoch(self) -> None:
+        """Branch 3.4's `Learner.syncWithLeader` at NEWLEADER (ZOOKEEPER-1653, never merged into 3.5+; off with
+        ZK_1653): `updatingEpoch` is created, unless left over, before the snapshot, so that a crash before
+        `setCurrentEpoch` leaves a start-up that adopts the snapshot's epoch instead of refusing.
+
+        ZooKeeper's `File.createNewFile` does not fsync: the empty file's directory entry reaches the disk
+        with the next journal commit, which the snapshot's, the txn log's or currentEpoch.tmp's fsync forces
+        before anything the marker guards is durable. The crash model of `MemoryFileSystem` keeps only fsynced
+        files, so the marker is fsynced at once: the same durable state at every crash point that matters (a
+        marker without a newer zxid on disk changes nothing at start-up). A marker that is already there is
+        fsynced too: it may be one whose fsync failed before (a `disk-fail`), which a crash would drop."""
+        if Bug.ZK_1653 in self.settings.bugs:
+            return
+        path = join(self.settings.snap_dir, UPDATING_EPOCH_FILENAME)
+        if not self.fs.exists(path):
+            self.fs.write_bytes(path, b"")
+        self.fs.fsync(path)
+        self._emit(tr.UpdatingEpoch(seq=0, t=self.now, sid=self.sid, present=True))
 
     def _send_newleader_ack(self) -> None:
         learner = self.learner
@@ -1044,11 +1232,14 @@ class QuorumPeer:
         learner.deferred_acks.clear()
 
     def _sync_uptodate(self, learner: _Learner) -> None:
-        """UPTODATE: BROADCAST, ACK, updateElectionVote, then the queued commits are applied."""
+        """UPTODATE: [currentEpoch, ZK_1282], BROADCAST, ACK, updateElectionVote, then the queued commits are
+        applied."""
         assert self.fle is not None
+        self._learner_current_epoch(learner, at_uptodate=True)
         learner.stage = _Stage.UPTODATE
-        self._cancel(Timer.LEARNER_READ)
-        self._set_state(FOLLOWING, ZabPhase.BROADCAST)
+        learner.heard_at = self.now
+        self._set_timer(Timer.LEARNER_READ, self._read_ms(learner))  # syncLimit*tickTime, since NEWLEADER
+        self._set_state(self.state, ZabPhase.BROADCAST)
         assert learner.mode is not None
         self._emit(
             tr.Synced(
@@ -1063,6 +1254,13 @@ class QuorumPeer:
         self.established_epochs.append((learner.new_epoch, learner.leader))
         self._send(learner.leader, PacketType.ACK, make_zxid(learner.new_epoch, 0))
         self.fle.update_election_vote(learner.new_epoch)
+        if learner.observer:
+            self._observer_commit_synced(learner)
+            return
+        # "We need to log the stuff that came in between the snapshot and the uptodate": the proposals taken
+        # in after NEWLEADER (all of them with ZK_3911) go to the sync processor, which ACKs them once fsynced
+        for later in learner.not_committed[learner.logged_at_newleader :]:
+            self._log_async(later, learner.generation)
         by_zxid = {t.zxid: t for t in learner.not_committed}
         for zxid in learner.committed:
             txn = by_zxid.pop(zxid, None)
@@ -1070,6 +1268,37 @@ class QuorumPeer:
                 self._apply(txn)
         learner.pending.update(by_zxid)
         learner.not_committed.clear()
+
+    def _observer_commit_synced(self, learner: _Learner) -> None:
+        """The end of `Learner.syncWithLeader` for an observer: a queued proposal whose zxid is the next
+        queued commit goes to `commitRequest`; one without ("Committing 0x.., but next proposal is 0x..")
+        is skipped."""
+        committed = deque(learner.committed)
+        for txn in learner.not_committed:
+            if committed and committed[0] == txn.zxid:
+                committed.popleft()
+                self._commit_request(txn)
+        learner.not_committed.clear()
+        learner.committed.clear()
+
+    def _inform(self, learner: _Learner, txn: LoggedTxn) -> None:
+        """INFORM, a committed txn sent to an observer. After UPTODATE, `Observer.processPacket` gives it to
+        `commitRequest`. During `syncWithLeader` it is applied at once before the NEWLEADER of a SNAP or TRUNC
+        sync (writeToTxnLog false), else queued as a proposal together with its commit."""
+        if learner.stage is _Stage.UPTODATE:
+            self._commit_request(txn)
+        elif learner.mode is SyncMode.DIFF or learner.stage is _Stage.ACKED:
+            learner.not_committed.append(txn)
+            learner.committed.append(txn.zxid)
+        else:
+            self._apply(txn)
+
+    def _commit_request(self, txn: LoggedTxn) -> None:
+        """`ObserverZooKeeperServer.commitRequest` (syncEnabled, the default): the sync processor logs it and
+        sends no ACK (its next processor is null), and the commit processor applies it without waiting for
+        the fsync."""
+        self._log_async(txn, -1)
+        self._apply(txn)
 
     def _learner_fail(self, reason: str) -> None:
         """An exception in followLeader: `Follower.shutdown`, then `updateServerState`."""
@@ -1083,8 +1312,8 @@ class QuorumPeer:
         if Bug.ZK_4712 not in self.settings.bugs:
             self._stop_sync_processor()
         self.learner = None
-        if learner.mode is SyncMode.SNAP:
-            self.tree = None  # ZOOKEEPER-3642: a learner leaving a SNAP sync reloads from disk
+        if learner.mode is SyncMode.SNAP and Bug.ZK_3642 not in self.settings.bugs:
+            self.tree = None  # ZOOKEEPER-3642: zk.shutdown(true) clears the DB, the next vote reloads from disk
         elif learner.stage is _Stage.UPTODATE:
             self._fast_forward()
         self._back_to_looking()
@@ -1092,12 +1321,28 @@ class QuorumPeer:
     # ------------------------------------------------------------------------------------ connections
 
     def packet(self, now: float, frm: int, p: Packet) -> None:
-        """A Zab packet read from the connection with `frm`."""
+        """A Zab packet read from the connection with `frm`.
+
+        A failing disk operation (an `OSError`: Java's IOException, e.g. a planned `disk-fail`) ends the role
+        where ZooKeeper catches it: `Follower.followLeader` / `Observer.observeLeader` around
+        registerWithLeader and syncWithLeader (the learner shuts down, LOOKING again), `Leader.lead` around
+        the epoch writes (leader shutdown; the quorum-completing `setAcceptedEpoch` may run in a
+        LearnerHandler thread in ZooKeeper, which zkfle folds into the leader's)."""
         self.now = now
         if self.leader is not None:
-            self._leader_packet(frm, p)
+            try:
+                self._leader_packet(frm, p)
+            except OSError as exc:
+                if self.leader is None:
+                    raise  # not the role's IO (the reload of the next election): the process dies of it
+                self._leader_shutdown(f"Unexpected exception: {exc}")
         elif self.learner is not None and self.learner.leader == frm:
-            self._learner_packet(p)
+            try:
+                self._learner_packet(p)
+            except OSError as exc:
+                if self.learner is None:
+                    raise
+                self._learner_fail(f"Exception when following the leader: {exc}")
 
     def disconnected(self, now: float, peer: int) -> None:
         """The Zab connection with `peer` broke (EOF / socket error on read)."""

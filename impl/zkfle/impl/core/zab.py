@@ -41,6 +41,8 @@ class PacketType(enum.Enum):
     UPTODATE = "UPTODATE"
     PROPOSAL = "PROPOSAL"
     COMMIT = "COMMIT"
+    INFORM = "INFORM"
+    """`Leader.inform`: a committed txn (header and record) for an observer, which sees no PROPOSAL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ class LoggedTxn:
 @dataclass(frozen=True, slots=True)
 class Packet:
     """A `QuorumPacket`. `current_epoch` is ACKEPOCH's data (the learner's currentEpoch or -1), `txn` is a
-    PROPOSAL's record, `snapshot` the serialized DataTree that follows a SNAP on the stream."""
+    PROPOSAL's or an INFORM's record, `snapshot` the serialized DataTree that follows a SNAP on the stream."""
 
     type: PacketType
     zxid: int

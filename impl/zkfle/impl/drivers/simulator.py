@@ -29,16 +29,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from zkfle.impl.bugs import Bug
+from zkfle.impl.bugs import Bug, fle_options
 from zkfle.impl.core import fle
 from zkfle.impl.core.peer import (
     DISK_TIMERS,
+    DRAWN_TIMERS,
     CancelTimer,
     ConnectAll,
     Dial,
     Halt,
     Hangup,
     PeerSettings,
+    Ping,
     QuorumPeer,
     SendPacket,
     SendVote,
@@ -47,6 +49,7 @@ from zkfle.impl.core.peer import (
 )
 from zkfle.impl.core.quorum import QuorumHierarchical, QuorumMaj
 from zkfle.impl.core.zab import Packet, PacketType
+from zkfle.impl.drivers.faultplan import LEADER, Fault, event_key
 from zkfle.impl.persistence.epochfiles import (
     ACCEPTED_EPOCH_FILENAME,
     CURRENT_EPOCH_FILENAME,
@@ -56,6 +59,7 @@ from zkfle.impl.persistence.epochfiles import (
 )
 from zkfle.impl.persistence.filetxnsnaplog import RestoreError, restore
 from zkfle.impl.persistence.fs import CopyOnWriteFileSystem, MemoryFileSystem
+from zkfle.impl.recovery import UPDATING_EPOCH_FILENAME, LoadOptions
 from zkfle.spec import trace as tr
 from zkfle.spec.zxid import Epoch, ServerId, Zxid
 
@@ -69,25 +73,34 @@ class ProcessCrash(Exception):  # noqa: N818 - it is an event, not an error
     """Raised by `CrashingFileSystem` inside a disk operation: the process dies at that instant."""
 
 
+class DiskError(OSError):
+    """Raised by `CrashingFileSystem` for a planned `disk-fail`: the operation fails (Java's IOException) and
+    the process goes on; the peer handles it where ZooKeeper catches the IOException."""
+
+
 class CrashingFileSystem:
     """A FileSystem over a `MemoryFileSystem` that can kill the process at a chosen mutating operation.
 
     `arm(n)`: the n-th next write/append/fsync/rename/delete/truncate/mkdirs raises `ProcessCrash` instead
-    of happening. Reads pass through.
+    of happening; `arm(n, fail=True)`: it raises `DiskError` instead. Reads pass through.
     """
 
     def __init__(self, disk: MemoryFileSystem) -> None:
         self.disk = disk
         self.countdown = 0
+        self.fail = False
 
-    def arm(self, n: int) -> None:
+    def arm(self, n: int, *, fail: bool = False) -> None:
         assert n > 0
         self.countdown = n
+        self.fail = fail
 
     def _tick(self) -> None:
         if self.countdown:
             self.countdown -= 1
             if self.countdown == 0:
+                if self.fail:
+                    raise DiskError("planned disk failure")
                 raise ProcessCrash
 
     def exists(self, path: str) -> bool:
@@ -186,6 +199,12 @@ class SimConfig:
     """`zookeeper.snapCount` of every server (ZooKeeper's default is 100000; smaller keeps logs short)."""
     disks: dict[int, MemoryFileSystem] = field(default_factory=dict)
     """Servers that start from an existing data dir (read into memory); the others start empty."""
+    plan: tuple[Fault, ...] = ()
+    """Explicit faults (`--fault`), on top of the profile's random ones."""
+    db_autocreate: bool = True
+    """`zookeeper.db.autocreate` of every server (`--no-autocreate`: false). False: the servers that start empty
+    get the `initialize` file (`zkServer-initialize.sh`), so only a later empty dir -- a `wipe` -- restores to
+    zxid -1 (FileTxnSnapLog.restore, ZOOKEEPER-261)."""
 
 
 @dataclass(slots=True)
@@ -220,10 +239,14 @@ class _Server:
     halted: bool = False
     timers: dict[Timer, int] = field(default_factory=dict)
     mids: int = 0
+    down_ms: float | None = None
+    """The downtime a planned crash asked for, used by the next crash."""
+    wipe: bool = False
+    """A planned `wipe`: the next start finds an empty data dir."""
 
 
 # Heap entry kinds (indexes into the handler table of `Simulator.run`).
-_START, _TIMER, _VOTE, _ZAB, _DIAL, _EOF, _FAULT, _WRITE, _HEAL = range(9)
+_START, _TIMER, _VOTE, _ZAB, _DIAL, _EOF, _FAULT, _WRITE, _HEAL, _PLAN, _PING = range(11)
 
 _PACKET_CLASSES: dict[PacketType, type[tr._Packet]] = {
     PacketType.FOLLOWERINFO: tr.FollowerInfoPacket,
@@ -237,6 +260,7 @@ _PACKET_CLASSES: dict[PacketType, type[tr._Packet]] = {
     PacketType.UPTODATE: tr.UpToDatePacket,
     PacketType.PROPOSAL: tr.ProposalPacket,
     PacketType.COMMIT: tr.CommitPacket,
+    PacketType.INFORM: tr.InformPacket,
 }
 _PACKET_CLASS_BY_ID = {id(t): c for t, c in _PACKET_CLASSES.items()}
 """The same table keyed by the member's id: `Enum.__hash__` is Python code, and this runs for every message."""
@@ -263,7 +287,7 @@ def notification_message(n: fle.Notification) -> tr.Notification:
 
 
 Sink = Callable[[tr.Event], object]
-_EFFECTS = frozenset({SetTimer, CancelTimer, ConnectAll, Dial, Hangup, Halt})
+_EFFECTS = frozenset({SetTimer, CancelTimer, ConnectAll, Dial, Hangup, Ping, Halt})
 
 
 class Simulator:
@@ -276,7 +300,6 @@ class Simulator:
         self.profile = PROFILES[config.faults]
         self.verifier = config.verifier
         self.view = frozenset(config.verifier.voting_members() | config.verifier.observing_members())
-        assert not config.verifier.observing_members(), "observers are not simulated"
         self.sids = tuple(sorted(self.view))
         self.now = 0.0
         self._heap: list[tuple[float, int, int, tuple[object, ...]]] = []
@@ -284,12 +307,7 @@ class Simulator:
         self.summary = Summary(config.seed)
         self.servers: dict[int, _Server] = {}
         for sid in self.sids:
-            disk = config.disks.get(sid)
-            if disk is None:
-                disk = MemoryFileSystem()
-                disk.mkdirs(SNAP_DIR)
-                disk.write_bytes(f"{DATA_DIR}/myid", f"{sid}\n".encode())
-                disk.fsync(f"{DATA_DIR}/myid")
+            disk = config.disks.get(sid) or _empty_disk(sid, initialize=not config.db_autocreate)
             self.servers[sid] = _Server(sid, disk, CrashingFileSystem(disk))
         # election connections (QuorumCnxManager)
         self._vq: dict[int, dict[int, fle.Notification | None]] = {s: {} for s in self.sids}
@@ -309,6 +327,15 @@ class Simulator:
         self.halt_reason: dict[int, str] = {}
         self._last_established_t = -1.0
         self._written = 0
+        self._partition_gen = 0
+        self._watch: dict[tuple[int, str], list[Fault]] = {}
+        for fault in config.plan:
+            trigger = fault.trigger
+            if trigger.sid is not None and trigger.event is not None:
+                self._watch.setdefault((trigger.sid, trigger.event), []).append(fault)
+        self._seen: dict[tuple[int, str], int] = {}
+        if self._watch:
+            self.sink = self._watching(sink)
 
     # ------------------------------------------------------------------------------------ plumbing
 
@@ -346,6 +373,9 @@ class Simulator:
             times = sorted(self.rng.uniform(start, cfg.duration_ms) for _ in range(cfg.writes))
             for index, t in enumerate(times, start=1):
                 self._push(t, _WRITE, (index,))
+        for fault in cfg.plan:
+            if fault.trigger.at_ms is not None:
+                self._push(fault.trigger.at_ms, _PLAN, (fault,))
         reason = "the event queue ran empty"
         # the hot loop: locals instead of attribute lookups, and a table of handlers indexed by the entry kind
         heap, pop, duration, max_events = self._heap, heapq.heappop, cfg.duration_ms, cfg.max_events
@@ -359,6 +389,8 @@ class Simulator:
             self._fault,
             self._write,
             self._heal,
+            self._planned,
+            self._deliver_ping,
         )
         while heap:
             t, _, kind, args = pop(heap)
@@ -384,7 +416,7 @@ class Simulator:
         assert peer is not None
         try:
             action(peer)
-        except ProcessCrash:
+        except (ProcessCrash, DiskError):  # a disk failure no handler caught kills the process, as in Java
             self._drain(server, peer)
             self._crash(server)
             return
@@ -427,7 +459,12 @@ class Simulator:
             delay = float(out.ms)
             if timer in DISK_TIMERS:
                 delay += self.rng.uniform(0, self.profile.disk_jitter_ms)
+            elif timer in DRAWN_TIMERS:
+                delay *= self.rng.random()
             self._push(self.now + delay, _TIMER, (sid, server.incarnation, timer, token))
+            return
+        if type(out) is Ping:  # the next most frequent: every learner, every tickTime/2
+            self._ping(sid, out.to)
             return
         match out:
             case SendVote(to=to, notification=n):
@@ -455,6 +492,11 @@ class Simulator:
         server = self.servers[sid]
         if server.peer is not None or server.halted:
             return
+        if server.wipe:
+            server.wipe = False
+            server.disk = _empty_disk(sid)
+            server.fs = CrashingFileSystem(server.disk)
+            self._env(tr.Wipe(seq=0, t=self.now, sid=None, server=ServerId(sid)))
         settings = PeerSettings(
             sid=sid,
             view=self.view,
@@ -467,6 +509,8 @@ class Simulator:
             config=self.config.config,
             bugs=self.config.bugs,
             snap_count=self.config.snap_count,
+            fle_options=fle_options(self.config.bugs),
+            load_options=LoadOptions(db_autocreate=self.config.db_autocreate),
         )
         server.incarnation += 1
         server.timers.clear()
@@ -491,8 +535,11 @@ class Simulator:
             del self._vlast[key]
         self._break_links()
         if restart and not server.halted:
-            lo, hi = self.profile.restart_ms if self.profile.mean_fault_interval_ms else (1000.0, 1000.0)
-            self._push(self.now + self.rng.uniform(lo, hi), _START, (sid,))
+            down, server.down_ms = server.down_ms, None
+            if down is None:
+                lo, hi = self.profile.restart_ms if self.profile.mean_fault_interval_ms else (1000.0, 1000.0)
+                down = self.rng.uniform(lo, hi)
+            self._push(self.now + down, _START, (sid,))
 
     def _fire_timer(self, sid: int, incarnation: int, timer: Timer, token: int) -> None:
         server = self.servers[sid]
@@ -614,6 +661,23 @@ class Simulator:
         self.sink(tr.Recv(seq=0, t=now, sid=ServerId(b), from_=ServerId(a), mid=mid, msg=msg))
         self._call(server, lambda peer: peer.packet(now, a, p))
 
+    def _ping(self, a: int, b: int) -> None:
+        """A PING from `a` to `b` (not traced, no random draw): it arrives after what `a` wrote to `b` before
+        and before what `a` writes later (which takes at least the profile's smallest delay), so the trace
+        is the same as without it."""
+        key = self._zkey(a, b)
+        if key is None or key in self._zclosing:
+            return
+        t = max(self.now + self.profile.delay_ms[0], self._arrival.get((a, b), 0.0))
+        self._push(t, _PING, (a, b, self._zconn[key]))
+
+    def _deliver_ping(self, a: int, b: int, gen: int) -> None:
+        key = self._zkey(a, b)
+        if key is None or self._zconn[key] != gen or self._zclosing.get(key) == b:
+            return
+        now = self.now
+        self._call(self.servers[b], lambda peer: peer.ping(now, a))
+
     def _dial_done(self, learner: int, incarnation: int, leader: int) -> None:
         server = self.servers[learner]
         peer = server.peer
@@ -705,14 +769,8 @@ class Simulator:
             shuffled = list(self.sids)
             self.rng.shuffle(shuffled)
             cut = self.rng.randint(1, len(shuffled) - 1)
-            groups = [sorted(shuffled[:cut]), sorted(shuffled[cut:])]
-            groups.sort()
-            self._partitioned = True
-            self.group_of = {sid: i for i, group in enumerate(groups) for sid in group}
-            self._env(tr.Partition(seq=0, t=self.now, sid=None, groups=[[ServerId(s) for s in g] for g in groups]))
-            self._break_links()
             lo, hi = profile.partition_ms
-            self._push(self.now + self.rng.uniform(lo, hi), _HEAL, ())
+            self._partition([sorted(shuffled[:cut]), sorted(shuffled[cut:])], self.rng.uniform(lo, hi))
         elif kind == "break":
             links: list[tuple[str, tuple[int, int]]] = [("v", k) for k in sorted(self._vconn)]
             links += [("z", k) for k in sorted(self._zconn)]
@@ -723,7 +781,82 @@ class Simulator:
                 else:
                     self._break_zab(*key)
 
-    def _heal(self) -> None:
+    def _partition(self, groups: list[list[int]], ms: float) -> None:
+        """Only servers of one group can talk, for `ms`; a partition in force is replaced."""
+        groups.sort()
+        self._partitioned = True
+        self.group_of = {sid: i for i, group in enumerate(groups) for sid in group}
+        self._env(tr.Partition(seq=0, t=self.now, sid=None, groups=[[ServerId(s) for s in g] for g in groups]))
+        self._break_links()
+        self._partition_gen += 1
+        self._push(self.now + ms, _HEAL, (self._partition_gen,))
+
+    def _watching(self, sink: Sink) -> Sink:
+        """`sink`, after which each event counts towards the triggers of the plan (`faultplan.event_key`)."""
+        watch, seen = self._watch, self._seen
+
+        def watched(event: tr.Event) -> object:
+            result = sink(event)
+            if event.sid is not None:
+                key = (event.sid, event_key(event))
+                faults = watch.get(key)
+                if faults is not None:
+                    n = seen[key] = seen.get(key, 0) + 1
+                    for fault in faults:
+                        if fault.trigger.nth == n:
+                            self._trigger(fault)
+            return result
+
+        return watched
+
+    def _trigger(self, fault: Fault) -> None:
+        """A planned fault's trigger fired: disk faults arm at once (so a `recv` trigger strikes inside the
+        handling of that very message); the others wait until the current input is over."""
+        if fault.action in ("disk-crash", "disk-fail"):
+            server = self._target(fault)
+            if server is not None and server.peer is not None:
+                server.fs.arm(fault.count, fail=fault.action == "disk-fail")
+                server.down_ms = fault.ms
+        else:
+            self._push(self.now, _PLAN, (fault,))
+
+    def _target(self, fault: Fault) -> _Server | None:
+        """The server a planned crash or disk fault hits: its sid, or the current leader for `leader`."""
+        if fault.sids[0] != LEADER:
+            return self.servers[fault.sids[0]]
+        for sid in self.sids:
+            peer = self.servers[sid].peer
+            if peer is not None and peer.leader is not None:
+                return self.servers[sid]
+        return None
+
+    def _planned(self, fault: Fault) -> None:
+        """Carry out a planned fault (`zkfle.impl.drivers.faultplan`)."""
+        match fault.action:
+            case "crash":
+                server = self._target(fault)
+                if server is not None and server.peer is not None:
+                    server.down_ms = fault.ms
+                    self._crash(server)
+            case "disk-crash" | "disk-fail":
+                self._trigger(fault)
+            case "partition":
+                listed = {s for g in fault.groups for s in g}
+                rest = [s for s in self.sids if s not in listed]
+                groups = [list(g) for g in fault.groups] + ([rest] if rest else [])
+                assert fault.ms is not None
+                self._partition(groups, fault.ms)
+            case "break":
+                a, b = fault.sids
+                if (a, b) in self._vconn:
+                    self._break_vote((a, b))
+                self._break_zab(a, b)
+            case "wipe":
+                self.servers[fault.sids[0]].wipe = True
+
+    def _heal(self, generation: int) -> None:
+        if generation != self._partition_gen:
+            return  # a planned partition replaced the one this heal was for
         self._partitioned = False
         self.group_of = {}
         self._env(tr.Heal(seq=0, t=self.now, sid=None))
@@ -748,7 +881,8 @@ class Simulator:
         groups: dict[int, list[int]] = {}
         for sid in alive:
             groups.setdefault(self.group_of.get(sid, 0), []).append(sid)
-        quorate = [g for _, g in sorted(groups.items()) if self.verifier.contains_quorum(g)]
+        voters = self.verifier.voting_members()  # containsQuorum expects voters only; observers count for nothing
+        quorate = [g for _, g in sorted(groups.items()) if self.verifier.contains_quorum(voters.intersection(g))]
         leaders = [s for s in alive if self.servers[s].peer is not None and self.servers[s].peer.leading_broadcast()]  # type: ignore[union-attr]
         if leaders:
             return f"leader {leaders[0]} is established at the end; {self.summary.commits} commits applied"
@@ -764,6 +898,19 @@ class Simulator:
 
 
 # ---------------------------------------------------------------------------------------- data dirs, header
+
+
+def _empty_disk(sid: int, *, initialize: bool = False) -> MemoryFileSystem:
+    """A new server's data dir: `version-2/` and `myid`; with `initialize` also the `initialize` file that
+    `zkServer-initialize.sh` leaves (FileTxnSnapLog.restore then trusts the empty database once)."""
+    disk = MemoryFileSystem()
+    disk.mkdirs(SNAP_DIR)
+    disk.write_bytes(f"{DATA_DIR}/myid", f"{sid}\n".encode())
+    disk.fsync(f"{DATA_DIR}/myid")
+    if initialize:
+        disk.write_bytes(f"{DATA_DIR}/initialize", b"")
+        disk.fsync(f"{DATA_DIR}/initialize")
+    return disk
 
 
 def read_data_dir(path: str) -> MemoryFileSystem:
@@ -800,8 +947,9 @@ def write_data_dir(disk: MemoryFileSystem, out: str) -> None:
     os.makedirs(os.path.join(out, "version-2"), exist_ok=True)
 
 
-def disk_state(disk: MemoryFileSystem) -> tr.DiskState:
-    """The header's `disks` entry: restore's last zxid and the epoch files (None: missing or unreadable)."""
+def disk_state(disk: MemoryFileSystem, *, marker_rule: bool = True) -> tr.DiskState:
+    """The header's `disks` entry: restore's last zxid and the epoch files (None: missing or unreadable), and
+    the `updatingEpoch` marker when start-up reads it (`marker_rule`: not with ZK_1653)."""
     view = CopyOnWriteFileSystem(disk)
     try:
         zxid = restore(view, SNAP_DIR, SNAP_DIR).highest_zxid
@@ -819,13 +967,18 @@ def disk_state(disk: MemoryFileSystem) -> tr.DiskState:
         current_epoch=value(CURRENT_EPOCH_FILENAME),
         accepted_epoch=value(ACCEPTED_EPOCH_FILENAME),
         current_epoch_tmp=value(CURRENT_EPOCH_FILENAME + TMP_EXTENSION),
+        updating_epoch=marker_rule and disk.exists(f"{SNAP_DIR}/{UPDATING_EPOCH_FILENAME}"),
     )
 
 
 def trace_header(config: SimConfig, meta: dict[str, object]) -> tr.TraceHeader:
     """Line 1 of the trace: the voting view, the quorum system, the seed, the starting disks."""
     verifier = config.verifier
-    servers = [tr.ServerEntry(sid=ServerId(s), role="participant") for s in sorted(verifier.voting_members())]
+    observers = verifier.observing_members()
+    servers = [
+        tr.ServerEntry(sid=ServerId(s), role="observer" if s in observers else "participant")
+        for s in sorted(verifier.voting_members() | observers)
+    ]
     quorum: tr.Quorum
     if isinstance(verifier, QuorumHierarchical):
         quorum = tr.HierarchicalQuorum(
@@ -834,7 +987,15 @@ def trace_header(config: SimConfig, meta: dict[str, object]) -> tr.TraceHeader:
         )
     else:
         quorum = tr.MajorityQuorum()
-    disks = {ServerId(sid): disk_state(disk) for sid, disk in sorted(config.disks.items())} or None
+    marker_rule = Bug.ZK_1653 not in config.bugs
+    disks = {ServerId(sid): disk_state(d, marker_rule=marker_rule) for sid, d in sorted(config.disks.items())} or None
     return tr.TraceHeader(
-        zkfle_trace=1, servers=servers, quorum=quorum, source="sim", seed=config.seed, meta=meta, disks=disks
+        zkfle_trace=1,
+        servers=servers,
+        quorum=quorum,
+        source="sim",
+        seed=config.seed,
+        meta=meta,
+        disks=disks,
+        db_autocreate=config.db_autocreate,
     )

@@ -345,11 +345,14 @@ def last_logged_zxid(fs: FileSystem, log_dir: str) -> int:
     return zxid
 
 
-def truncate_log(fs: FileSystem, log_dir: str, zxid: int) -> None:
-    """`FileTxnLog.truncate(zxid)`: cut the file after the first entry with zxid >= `zxid`, delete later logs.
+def truncate_log(fs: FileSystem, log_dir: str, zxid: int) -> int:
+    """`FileTxnLog.truncate(zxid)`: cut the file after the first entry with zxid >= `zxid`, delete later logs;
+    the zxid of that entry, now the log's last, is returned.
 
-    The entry at `zxid` is kept. If no entry reaches `zxid` (or there are no logs) ZooKeeper's iterator has
-    no open stream and it raises "No log files found to truncate! ..." (TxnLogError).
+    The entry at `zxid` is kept; when the logs lack `zxid`, so is the next entry above it (`FileTxnIterator`
+    fast-forwards to the first entry >= zxid and the file is cut after it). If no entry reaches `zxid` (or
+    there are no logs) ZooKeeper's iterator has no open stream and it raises "No log files found to truncate!
+    ..." (TxnLogError).
     """
     files = _chosen_files(fs, log_dir, zxid)
     for index, path in enumerate(files):
@@ -359,7 +362,7 @@ def truncate_log(fs: FileSystem, log_dir: str, zxid: int) -> None:
                 fs.truncate(path, entry.end)
                 for later in files[index + 1 :]:
                     fs.delete(later)
-                return
+                return entry.zxid
         _raise_if_fatal(scan, path)
     raise TxnLogError(NO_LOGS_TO_TRUNCATE)
 

@@ -1,0 +1,183 @@
+"""Hypothesis strategies over the simulator's choices: the ensemble, the seed, the fault profile, the
+workload and a short plan of faults that wait for protocol moments.
+
+Wiped disks (`wipe`) are left out: with ZooKeeper's default `zookeeper.datadir.autocreate=true` a server
+whose disk was replaced rejoins as an empty but valid voter, and wiping the holders of a committed txn loses
+it. That is an operator's data loss, not a protocol bug, so the default campaign must not report it.
+
+Epoch and synchronisation bugs need a fault at one moment (inside the disk writes of a NEWLEADER, right
+after an ACKEPOCH, between a snapshot and a currentEpoch write), which random fault times almost never hit.
+So most planned faults are triggered by a server's n-th event of a kind drawn from `TRIGGER_EVENTS` (the
+moments where ZooKeeper's start-up and Zab write epochs, logs or snapshots or hand over leadership), and a
+few by time. Every strategy shrinks towards fewer servers, no random faults, fewer writes, shorter runs and
+fewer, earlier planned faults, so a shrunk reproducer is short and readable.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from zkfle.checker.fuzzing.schedule import Schedule
+from zkfle.impl.drivers.faultplan import LEADER, ActionKind, Fault, Trigger
+
+TRIGGER_EVENTS: tuple[str, ...] = (
+    "recv:NEWLEADER",
+    "recv:NEWLEADER",
+    "recv:DIFF",
+    "recv:SNAP",
+    "recv:TRUNC",
+    "recv:UPTODATE",
+    "recv:LEADERINFO",
+    "recv:PROPOSAL",
+    "recv:COMMIT",
+    "send:ACK",
+    "send:ACK",
+    "send:ACKEPOCH",
+    "send:FOLLOWERINFO",
+    "epoch_write:acceptedEpoch:done",
+    "epoch_write:currentEpoch:tmp",
+    "epoch_write:currentEpoch:done",
+    "txn_logged",
+    "snapshot",
+    "truncated",
+    "synced",
+    "established",
+    "epoch_proposed",
+    "decide:LEADING",
+    "decide:FOLLOWING",
+    "state:LOOKING",
+    "recovered",
+    "committed",
+)
+"""Trigger events, repeated by weight (the NEWLEADER moment and the ACKs are where most known bugs live)."""
+
+SYNC_MOMENTS: tuple[str, ...] = (
+    "recv:NEWLEADER",
+    "recv:DIFF",
+    "recv:SNAP",
+    "recv:UPTODATE",
+    "recv:PROPOSAL",
+    "send:ACK",
+)
+"""A learner's moments of synchronisation and broadcast, for the motifs."""
+PROFILES: tuple[str, ...] = ("none", "default", "heavy")
+DURATIONS_MS: tuple[int, ...] = (5_000, 10_000, 20_000, 30_000)
+
+
+def _trigger(sids: list[int], duration_ms: int) -> st.SearchStrategy[Trigger]:
+    by_event = st.builds(
+        Trigger, sid=st.sampled_from(sids), event=st.sampled_from(TRIGGER_EVENTS), nth=st.integers(1, 4)
+    )
+    by_time = st.builds(Trigger, at_ms=st.integers(0, duration_ms).map(float))
+    return st.one_of(by_event, by_event, by_event, by_time)
+
+
+def _split(sids: list[int]) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    def cut(order: list[int], at: int) -> tuple[tuple[int, ...], ...]:
+        return tuple(sorted((tuple(sorted(order[:at])), tuple(sorted(order[at:])))))
+
+    return st.permutations(sids).flatmap(lambda order: st.integers(1, len(order) - 1).map(lambda at: cut(order, at)))
+
+
+@st.composite
+def _faults(draw: st.DrawFn, sids: list[int], duration_ms: int) -> list[Fault]:
+    """One planned fault. Its server is most often the trigger's own (die in the middle of what it just
+    did) or the current leader (lose the leader at that moment of a learner's sync)."""
+    trigger = draw(_trigger(sids, duration_ms))
+    own = [trigger.sid] if trigger.sid is not None else []
+    sid = draw(st.sampled_from([*own, *own, LEADER, *sids]))
+    server = sid if sid != LEADER else draw(st.sampled_from(sids))
+    kind = draw(st.sampled_from(("crash", "disk-crash", "crash", "disk-crash", "partition", "break", "disk-fail")))
+    downtime = draw(st.one_of(st.none(), st.sampled_from((200.0, 1000.0, 3000.0, 8000.0))))
+    match kind:
+        case "crash":
+            return [Fault("crash", trigger, (sid,), ms=downtime)]
+        case "disk-crash":
+            return [Fault("disk-crash", trigger, (sid,), count=draw(st.integers(1, 6)), ms=downtime)]
+        case "disk-fail":
+            return [Fault("disk-fail", trigger, (sid,), count=draw(st.integers(1, 4)))]
+        case "partition":
+            return [
+                Fault(
+                    "partition", trigger, groups=draw(_split(sids)), ms=draw(st.sampled_from((500.0, 2000.0, 5000.0)))
+                )
+            ]
+        case _:
+            other = draw(st.sampled_from([s for s in sids if s != server]))
+            return [Fault("break", trigger, (min(server, other), max(server, other)))]
+
+
+@st.composite
+def _lagging_learner(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
+    """A motif: server X falls behind (cut off or down while the others commit), a holder Y of the newer
+    history goes down, X dies or fails a disk write in the middle of catching up, and the last holder Z goes
+    down with it. Whether the newest committed txns survive then depends on what X made durable, and in
+    which order, before it acknowledged its catch-up: the shape of the NEWLEADER-order bugs."""
+    x, y, z = draw(st.permutations(sids))[:3]
+    others = tuple(s for s in sids if s != x)
+    lag = Trigger(sid=x, event="committed", nth=draw(st.integers(1, 3)))
+    if draw(st.booleans()):
+        plan = [
+            Fault("partition", lag, groups=tuple(sorted(((x,), others))), ms=draw(st.sampled_from((4000.0, 8000.0))))
+        ]
+    else:
+        plan = [Fault("crash", lag, (x,), ms=draw(st.sampled_from((4000.0, 8000.0))))]
+    plan.append(Fault("crash", Trigger(sid=y, event="committed", nth=draw(st.integers(2, 6))), (y,), ms=15000.0))
+    moment = Trigger(sid=x, event=draw(st.sampled_from(SYNC_MOMENTS[:4])), nth=draw(st.integers(1, 3)))
+    kinds: tuple[ActionKind, ...] = ("disk-crash", "disk-crash", "disk-fail")
+    kind = draw(st.sampled_from(kinds))
+    plan.append(Fault(kind, moment, (x,), count=draw(st.integers(1, 8)), ms=None if kind == "disk-fail" else 3000.0))
+    plan.append(
+        Fault("crash", Trigger(sid=x, event=draw(st.sampled_from(("crash", "state:LOOKING")))), (z,), ms=60000.0)
+    )
+    return plan
+
+
+@st.composite
+def _broken_sync(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
+    """A motif: a learner's connection to its leader breaks at a moment of its synchronisation or broadcast,
+    and possibly the leader dies at the same moment, so the learner goes back to LOOKING with whatever its
+    database, its sync processor and its disk hold then."""
+    x = draw(st.sampled_from(sids))
+    event = draw(st.sampled_from(SYNC_MOMENTS))
+    moment = Trigger(sid=x, event=event, nth=draw(st.integers(1, 3)))
+    plan: list[Fault] = []
+    if draw(st.booleans()):
+        plan.append(Fault("disk-fail", moment, (x,), count=draw(st.integers(1, 3))))
+    leader = draw(st.sampled_from([s for s in sids if s != x]))
+    plan.append(Fault("break", moment, (min(x, leader), max(x, leader))))
+    if draw(st.booleans()):
+        plan.append(Fault("crash", moment, (LEADER,), ms=draw(st.sampled_from((3000.0, 60000.0)))))
+    if draw(st.booleans()):
+        cut = Trigger(sid=x, event="committed", nth=draw(st.integers(1, 3)))
+        plan.insert(
+            0, Fault("partition", cut, groups=tuple(sorted(((x,), tuple(s for s in sids if s != x)))), ms=8000.0)
+        )
+    return plan
+
+
+def _history(servers: int) -> st.SearchStrategy[tuple[tuple[int, tuple[int, ...]], ...]]:
+    """Servers that start as members of an earlier ensemble, each with its own amount of history."""
+    counts = st.one_of(st.tuples(st.integers(0, 12)), st.tuples(st.integers(1, 12), st.integers(0, 6)))
+    per_server = st.tuples(*[counts for _ in range(servers)])
+    return st.one_of(st.just(()), per_server.map(lambda c: tuple((sid, n) for sid, n in enumerate(c, start=1))))
+
+
+@st.composite
+def schedules(draw: st.DrawFn, inject: tuple[str, ...] = (), max_servers: int = 5) -> Schedule:
+    """A run of the simulator with `inject`ed switches: random planned faults, sometimes one of the motifs."""
+    servers = draw(st.integers(3, max_servers))
+    sids = list(range(1, servers + 1))
+    duration_ms = draw(st.sampled_from(DURATIONS_MS))
+    motif = draw(st.one_of(st.just([]), _lagging_learner(sids), _broken_sync(sids)))
+    plan = draw(st.lists(_faults(sids, duration_ms), max_size=6))
+    return Schedule(
+        servers=servers,
+        seed=draw(st.integers(0, 2**20)),
+        faults=draw(st.sampled_from(PROFILES)),
+        writes=draw(st.integers(0, 40)),
+        duration_ms=duration_ms,
+        plan=(*motif, *(f for group in plan for f in group)),
+        inject=inject,
+        history=draw(_history(servers)),
+    )
