@@ -312,14 +312,10 @@ class FleConforms(Check):
         if e.lost or not e.branches:
             return
         vote = _vote(msg.leader, msg.zxid, msg.peer_epoch)
+        # WorkerReceiver's reply to an earlier-round sender may still leave while lookForLeader returns
         owed = ev.to in e.owed
-        e.owed.discard(ev.to)  # WorkerReceiver's reply to an earlier round (it may still leave while
-        # lookForLeader returns)
-        agreeing = [
-            b
-            for b in e.branches
-            if b.aborted or ((msg.round, vote) in b.held if b.decision is None else owed)
-        ]
+        e.owed.discard(ev.to)
+        agreeing = [b for b in e.branches if b.aborted or ((msg.round, vote) in b.held if b.decision is None else owed)]
         if agreeing:
             e.branches = agreeing
         elif (decided := self._decided(e)) is not None:
@@ -352,10 +348,13 @@ class FleConforms(Check):
         )
         if e.lost:
             e.lost = False
+        elif not e.branches:
+            self._report(ev.seq, ev.sid, f"decides {_show(got)} outside an election")
         else:
-            errors = [self._wrong_decision(e, b, got) for b in e.branches] or [f"decides {_show(got)} outside an election"]
-            if all(errors):
-                self._report(ev.seq, ev.sid, errors[0] or "")
+            errors = [self._wrong_decision(e, b, got) for b in e.branches]
+            first = errors[0]
+            if first is not None and all(errors):
+                self._report(ev.seq, ev.sid, first)
         e.clock = ev.round
         e.branches = []
         e.queue.clear()
@@ -365,7 +364,9 @@ class FleConforms(Check):
         """Why reading `b` does not end in `got` (None: it does)."""
         state = b.state
         if b.decision is not None:
-            return None if got == b.decision else f"decides {_show(got)}, but the notifications gave {_show(b.decision)}"
+            if got == b.decision:
+                return None
+            return f"decides {_show(got)}, but the notifications gave {_show(b.decision)}"
         if b.aborted:
             return f"decides {_show(got)} outside an election"
         if not state.finalizing:
