@@ -1,6 +1,7 @@
 """Benchmark of `zkfle fuzz` (not a test): time-to-bug per catalog entry, reproducer length, worker scaling.
 
     .venv/bin/python bench/bench_fuzz.py bugs [--bugs ZK_4643,ZK_4646] [--seeds 1,2,3,4,5] [--workers 2]
+                                              [--budget 60] [--shrink-runs 150]
     .venv/bin/python bench/bench_fuzz.py scaling [--seconds 60]
     .venv/bin/python bench/bench_fuzz.py clean [--seconds 600]
 
@@ -34,13 +35,13 @@ def fuzz(args: list[str]) -> dict[str, object]:
             text=True,
             check=False,
         )
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"zkfle fuzz {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    if done.returncode not in (0, 1) or not done.stdout.strip():
+        raise SystemExit(f"zkfle fuzz {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
     report: dict[str, object] = json.loads(done.stdout)
     return report
 
 
-def bugs(names: list[str], seeds: list[int], workers: int, budget: float) -> None:
+def bugs(names: list[str], seeds: list[int], workers: int, budget: float, shrink_runs: int) -> None:
     from zkfle.impl.bugs import CATALOG, parse_bugs
 
     chosen = sorted(parse_bugs(names), key=list(CATALOG).index) if names else list(CATALOG)
@@ -55,7 +56,7 @@ def bugs(names: list[str], seeds: list[int], workers: int, budget: float) -> Non
         found: set[str] = set()
         for seed in seeds:
             report = fuzz(["--inject", bug.value, "--time-budget", str(budget), "--workers", str(workers),
-                           "--seed", str(seed)])  # fmt: skip
+                           "--seed", str(seed), "--shrink-runs", str(shrink_runs)])  # fmt: skip
             violations = report["violations"]
             assert isinstance(violations, list)
             if violations:
@@ -101,13 +102,15 @@ def main() -> None:
     b.add_argument("--seeds", default="1,2,3,4,5")
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--budget", type=float, default=60.0)
+    b.add_argument("--shrink-runs", type=int, default=150)
     s = sub.add_parser("scaling")
     s.add_argument("--seconds", type=float, default=60.0)
     c = sub.add_parser("clean")
     c.add_argument("--seconds", type=float, default=600.0)
     args = parser.parse_args()
     if args.what == "bugs":
-        bugs([n for n in args.bugs.split(",") if n], [int(s) for s in args.seeds.split(",")], args.workers, args.budget)
+        names = [n for n in args.bugs.split(",") if n]
+        bugs(names, [int(s) for s in args.seeds.split(",")], args.workers, args.budget, args.shrink_runs)
     elif args.what == "scaling":
         scaling(args.seconds)
     else:

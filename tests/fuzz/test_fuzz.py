@@ -20,7 +20,7 @@ from zkfle.checker.fuzzing.reproducers import replay_one
 from zkfle.checker.fuzzing.schedule import Schedule, run_schedule, save_trace
 from zkfle.impl.drivers.faultplan import parse_fault
 
-EASY_BUG = "ZK_1343"
+EASY_BUG = "ZK_1191"
 """A switch the fuzzer finds within a couple of batches (docs/performance.md has the time-to-bug table)."""
 
 

@@ -26,7 +26,7 @@ from zkfle.impl.drivers.simulator import SimConfig, Simulator, trace_header
 from zkfle.impl.persistence.fs import MemoryFileSystem
 from zkfle.spec import trace as tr
 from zkfle.spec.invariants import Invariant
-from zkfle.spec.zxid import make_zxid
+from zkfle.spec.zxid import epoch_of, make_zxid
 
 SHORT_LOG_WINS = (
     "partition 1|2,3 for 8000 when 1 committed#1",
@@ -153,17 +153,23 @@ def test_zk4685_is_reported_exactly_when_a_proposal_ack_overtakes() -> None:
     assert outcomes == {True, False}
 
 
-def test_a_re_sync_logs_the_diff_again_and_txn_epoch_allows_it() -> None:
-    """The fixed protocol re-logs after an interrupted DIFF, as ZooKeeper does: server 1 (5 txns behind)
-    logs 0x100000006-a at NEWLEADER and loses the connection right after its NEWLEADER ACK, before UPTODATE
-    applied them; its next ACKEPOCH says 0x100000005 again, leader 3 DIFFs the same five, and server 1 logs
-    them a second time. TXN_EPOCH accepts that (they lie above its ACKEPOCH zxid)."""
-    events, verdict = _run(Case((5, 10, 10), ("break 1-3 when 1 send:ACK#1",), writes=10), frozenset())
+@pytest.mark.parametrize("bugs", [frozenset(), frozenset({Bug.ZK_4394})], ids=["fixed", "ZK_4394"])
+def test_a_re_sync_logs_the_diff_again_and_txn_epoch_allows_it(bugs: frozenset[Bug]) -> None:
+    """3.8.0 re-logs after an interrupted DIFF: server 1 (5 txns behind) logs 0x100000006-a at NEWLEADER
+    and loses the connection right after its NEWLEADER ACK, before UPTODATE applied them; its next ACKEPOCH
+    says 0x100000005 again, leader 3 DIFFs the same five, and server 1 logs them a second time. TXN_EPOCH
+    accepts that (they lie above its ACKEPOCH zxid). The fixed protocol applied them at NEWLEADER
+    (ZOOKEEPER-4394): the next ACKEPOCH says 0x10000000a and nothing is logged twice."""
+    events, verdict = _run(Case((5, 10, 10), ("break 1-3 when 1 send:ACK#1",), writes=10), bugs)
     behind = [make_zxid(1, c) for c in range(6, 11)]
     logged = [e.zxid for e in events if isinstance(e, tr.TxnLogged) and e.sid == 1]
     announced = [
         e.msg.zxid for e in events if e.sid == 1 and isinstance(e, tr.Send) and isinstance(e.msg, tr.AckEpochPacket)
     ]
-    assert logged[:10] == behind + behind
-    assert announced[:2] == [make_zxid(1, 5)] * 2
+    if bugs:
+        assert logged[:10] == behind + behind
+        assert announced[:2] == [make_zxid(1, 5)] * 2
+    else:
+        assert logged[:5] == behind and epoch_of(logged[5]) == 2
+        assert announced[:2] == [make_zxid(1, 5), make_zxid(1, 10)]
     assert verdict.ok, [v.message for v in verdict.violations]

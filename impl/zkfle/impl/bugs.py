@@ -36,6 +36,7 @@ class Bug(enum.Enum):
     ZK_2355 = "ZK_2355"
     ZK_3642 = "ZK_3642"
     ZK_3911 = "ZK_3911"
+    ZK_4394 = "ZK_4394"
     ZK_4643 = "ZK_4643"
     ZK_4646 = "ZK_4646"
     ZK_4685 = "ZK_4685"
@@ -195,6 +196,17 @@ CATALOG: Final[dict[Bug, BugInfo]] = {
         "log the sync proposals at NEWLEADER, before its ACK (Learner.syncWithLeader)",
         "impl.core.peer.QuorumPeer._sync_newleader and _sync_uptodate",
         in_3_8_0=False,
+    ),
+    Bug.ZK_4394: BugInfo(
+        "ZOOKEEPER-4394",
+        "at NEWLEADER a DIFF learner logs the synced txns but applies the committed ones only after UPTODATE: "
+        "when the sync breaks in between, its in-memory zxid lags its log under the new currentEpoch, it wins "
+        "the next election with it and, as leader, truncates committed txns away",
+        Invariant.COMMITTED_DURABLE,
+        "append and apply the committed sync txns before the NEWLEADER ACK, log the others after UPTODATE "
+        "(Learner.syncWithLeader, master cdd13ca1)",
+        "impl.core.peer.QuorumPeer._sync_newleader",
+        in_3_8_0=True,
     ),
     Bug.ZK_4643: BugInfo(
         "ZOOKEEPER-4643",

@@ -44,11 +44,15 @@ class Schedule:
     inject: tuple[str, ...]
     history: tuple[tuple[int, tuple[int, ...]], ...] = ()
     """(sid, txns per epoch) of servers that start as members of an earlier ensemble (`--history`)."""
+    autocreate: bool = True
+    """`zookeeper.datadir.autocreate`; off (`--no-autocreate`) whenever the plan wipes a disk."""
 
     def argv(self, out: str) -> list[str]:
         """`zkfle simulate`'s arguments for this run, writing the trace to `out`."""
         args = ["--servers", str(self.servers), "--seed", str(self.seed), "--faults", self.faults]
         args += ["--writes", str(self.writes), "--duration-ms", str(self.duration_ms)]
+        if not self.autocreate:
+            args.append("--no-autocreate")
         for sid, counts in self.history:
             args += ["--history", f"{sid}={','.join(map(str, counts))}"]
         for name in self.inject:

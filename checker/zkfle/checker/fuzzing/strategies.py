@@ -1,9 +1,10 @@
 """Hypothesis strategies over the simulator's choices: the ensemble, the seed, the fault profile, the
 workload and a short plan of faults that wait for protocol moments.
 
-Wiped disks (`wipe`) are left out: with ZooKeeper's default `zookeeper.datadir.autocreate=true` a server
-whose disk was replaced rejoins as an empty but valid voter, and wiping the holders of a committed txn loses
-it. That is an operator's data loss, not a protocol bug, so the default campaign must not report it.
+Wiped disks (`wipe`) come with `--no-autocreate`: with ZooKeeper's default `zookeeper.datadir.autocreate=true`
+a server whose disk was replaced rejoins as an empty but valid voter, and wiping the holders of a committed txn
+loses it, which is an operator's data loss, not a protocol bug. With autocreate off (what production setups
+that fear replaced disks run) the wiped server restores zxid -1 and must sit elections out (ZOOKEEPER-261).
 
 Epoch and synchronisation bugs need a fault at one moment (inside the disk writes of a NEWLEADER, right
 after an ACKEPOCH, between a snapshot and a currentEpoch write), which random fault times almost never hit.
@@ -87,7 +88,9 @@ def _faults(draw: st.DrawFn, sids: list[int], duration_ms: int) -> list[Fault]:
     own = [trigger.sid] if trigger.sid is not None else []
     sid = draw(st.sampled_from([*own, *own, LEADER, *sids]))
     server = sid if sid != LEADER else draw(st.sampled_from(sids))
-    kind = draw(st.sampled_from(("crash", "disk-crash", "crash", "disk-crash", "partition", "break", "disk-fail")))
+    kind = draw(
+        st.sampled_from(("crash", "disk-crash", "crash", "disk-crash", "partition", "break", "disk-fail", "wipe"))
+    )
     downtime = draw(st.one_of(st.none(), st.sampled_from((200.0, 1000.0, 3000.0, 8000.0))))
     match kind:
         case "crash":
@@ -96,6 +99,8 @@ def _faults(draw: st.DrawFn, sids: list[int], duration_ms: int) -> list[Fault]:
             return [Fault("disk-crash", trigger, (sid,), count=draw(st.integers(1, 6)), ms=downtime)]
         case "disk-fail":
             return [Fault("disk-fail", trigger, (sid,), count=draw(st.integers(1, 4)))]
+        case "wipe":
+            return [Fault("wipe", trigger, (server,)), Fault("crash", trigger, (server,), ms=downtime)]
         case "partition":
             return [
                 Fault(
@@ -171,13 +176,15 @@ def schedules(draw: st.DrawFn, inject: tuple[str, ...] = (), max_servers: int = 
     duration_ms = draw(st.sampled_from(DURATIONS_MS))
     motif = draw(st.one_of(st.just([]), _lagging_learner(sids), _broken_sync(sids)))
     plan = draw(st.lists(_faults(sids, duration_ms), max_size=6))
+    faults = (*motif, *(f for group in plan for f in group))
     return Schedule(
         servers=servers,
         seed=draw(st.integers(0, 2**20)),
         faults=draw(st.sampled_from(PROFILES)),
         writes=draw(st.integers(0, 40)),
         duration_ms=duration_ms,
-        plan=(*motif, *(f for group in plan for f in group)),
+        plan=faults,
         inject=inject,
         history=draw(_history(servers)),
+        autocreate=not any(f.action == "wipe" for f in faults),
     )

@@ -21,6 +21,7 @@ from zkfle.spec.trace import (
     Snapshot,
     StateChange,
     Truncated,
+    TruncPacket,
     TxnLogged,
     UpdatingEpoch,
 )
@@ -97,7 +98,9 @@ class EpochCoversLog(_DiskCondition):
     unless it can adopt a value, so the epoch judged is the one start-up would use: the zxid's own epoch when
     branch 3.4's `updatingEpoch` marker is there (ZOOKEEPER-1653: the NEWLEADER snapshot was taken, the
     epoch not yet written; only traces that model that fix have the marker), else the `currentEpoch.tmp` value
-    when present (ZOOKEEPER-4269). A missing currentEpoch is defaulted to the zxid's epoch and breaks nothing.
+    when present (ZOOKEEPER-4269). A missing currentEpoch is defaulted to the zxid's epoch and breaks nothing,
+    and so does the -1 that start-up writes for an empty database it does not trust (no snapshot, no log,
+    `zookeeper.db.autocreate=false`: zxid -1, whose epoch is -1).
     """
 
     invariant = Invariant.EPOCH_COVERS_LOG
@@ -107,6 +110,8 @@ class EpochCoversLog(_DiskCondition):
         current = t.current_epoch
         if current is None:
             return None
+        if current == -1 and not t.snapshot and not t.log_entries:
+            return None  # an untrusted empty database (no autocreate, ZOOKEEPER-261): restore gives zxid -1, epoch -1
         zxid_epoch = t.zxid >> 32  # = epoch_of: zxids are signed 64-bit and Python shifts arithmetically
         if zxid_epoch > current and t.updating_epoch:
             return None  # loadDataBase adopts the zxid's epoch
@@ -187,6 +192,10 @@ class TxnEpoch(Check):
     that lower lastProcessedZxid, the next leader DIFFs from there and the learner logs those zxids again.
     So after the `recv` of a DIFF, the first txn the learner logs needs only to lie above the zxid of its
     latest ACKEPOCH (when that is below its last logged zxid); the ones after it must grow again.
+    A TRUNC to a zxid the log lacks keeps one txn more: `FileTxnLog.truncate` cuts where its iterator stopped,
+    after the first record at or above the zxid. `syncWithLeader` sets lastProcessedZxid to the TRUNC's zxid,
+    so the leader re-sends that txn as an outstanding proposal and the learner logs it again (`append` only
+    warns): after the `recv` of a TRUNC the first txn logged needs only lie above the TRUNC's zxid.
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
@@ -205,6 +214,7 @@ class TxnEpoch(Check):
         return {
             (Send, AckEpochPacket): self._ackepoch,
             (Recv, DiffPacket): self._diff,
+            (Recv, TruncPacket): self._trunc,
             (Recv, NewLeaderPacket): self._joined,
             Established: self._joined,
             StateChange: self._state,
@@ -243,6 +253,10 @@ class TxnEpoch(Check):
         announced = self._announced.get(ev.sid)
         if announced is not None:
             self._floor[ev.sid] = announced
+
+    def _trunc(self, ev: Recv) -> None:
+        assert isinstance(ev.msg, TruncPacket)
+        self._floor[ev.sid] = ev.msg.zxid
 
     def _joined(self, ev: Recv | Established) -> None:
         if self._left:

@@ -17,19 +17,22 @@ What must follow (anything else is a violation):
   a notification may come after the server has taken in further notifications, so only membership is
   asked; VOTE_MONOTONIC asks the order).
 * a LOOKING notification `send` to a voter during the election carries a (round, vote) the replay held.
-  One that is neither WorkerReceiver's reply to an earlier-round sender nor part of a `sendNotifications`
-  the replay already delivered our copy of is a poll-timeout resend (`lookForLeader`: `notTimeout`
-  expired and `haveDelivered`); its copy to ourselves is delivered then, since it can complete a quorum.
 * `decide`: the replay reached exactly this decision — by a FOLLOWING/LEADING quorum (`Step.decision`) or
-  by the finalize loop (a quorum for the proposal and no better vote taken in since, counting the copy to
-  ourselves of a poll-timeout resend the trace may not show, `FleConforms._finalizing`) — and every change
-  of the proposal was reported by a `proposal` event before it.
-* once a FOLLOWING/LEADING quorum gave the replay its decision, lookForLeader has returned: a `proposal`, a
-  LOOKING `send` that is not WorkerReceiver's reply owed to an earlier-round sender, or a new
+  by the finalize loop (a quorum for the proposal and no better vote taken in since) — and every change of
+  the proposal was reported by a `proposal` event before it.
+* once a FOLLOWING/LEADING quorum gave every reading its decision, lookForLeader has returned: a
+  `proposal`, a LOOKING `send` that is not WorkerReceiver's reply owed to an earlier-round sender, or a new
   `election_start` before the `decide` shows a server that did not decide where FastLeaderElection decides
   (e.g. the pre-ZOOKEEPER-1732 `Vote.equals`, which keeps a joining server looking). This is the one
   liveness-flavoured rule, and it stays a check on the events seen: a trace that ends before the `decide` is
   not judged.
+
+A poll timeout does not show in a trace, yet its `sendNotifications` puts our own vote into `recvset` again,
+which can put a server back into the finalize loop; its sends cannot be told from a SendWorker re-sending
+`lastMessageSent` on a new connection, and may not show at all. So the replay keeps the readings of an
+election that agree with the events so far (`_Branch`; `FleConforms._forks` adds the one with a timed-out
+poll), "held" and "reached" above mean "in some reading", and each `proposal`, `send` and `decide` keeps
+only the readings it agrees with.
 """
 
 from __future__ import annotations
@@ -137,6 +140,13 @@ def _own(peer: fle.Peer, state: fle.ElectionState) -> fle.Notification:
     return fle.Notification(peer.myid, ServerState.LOOKING, p.leader, p.zxid, state.round, p.peer_epoch)
 
 
+def _bounded(branches: list[_Branch]) -> list[_Branch]:
+    """`branches` without repeats, at most `MAX_BRANCHES` of them."""
+    if len(branches) > 1:
+        return list(dict.fromkeys(branches))[:MAX_BRANCHES]
+    return branches
+
+
 class FleConforms(Check):
     """FLE_CONFORMS: proposals, sends and decisions follow from the notifications taken in, by the rules of
     `FastLeaderElection.lookForLeader` as `zkfle.spec.fle` states them (FastLeaderElection.tla actions
@@ -221,7 +231,7 @@ class FleConforms(Check):
         for n in queued:
             self._take(e, n)
         if step.send_notifications and self._loopback(e):
-            e.branches = self._forks(e, [c for b in e.branches for c in self._poll(e, b, _own(e.peer, b.state))])
+            e.branches = _bounded([c for b in e.branches for c in self._poll(e, b, _own(e.peer, b.state))])
 
     def _recv(self, ev: Recv) -> None:
         msg = ev.msg
@@ -240,7 +250,16 @@ class FleConforms(Check):
 
     def _take(self, e: _Election, n: fle.Notification) -> None:
         """lookForLeader polls `n` in every reading where it still runs."""
-        e.branches = self._forks(e, [c for b in e.branches for c in (self._poll(e, b, n) if b.live else [b])])
+        found: list[_Branch] = []
+        for b in e.branches:
+            if not b.live:
+                found.append(b)
+                continue
+            polled = self._poll(e, b, n)
+            found += polled
+            if b.state.finalizing or n.state != ServerState.LOOKING:
+                found += self._forks(e, polled)
+        e.branches = _bounded(found)
 
     def _poll(self, e: _Election, b: _Branch, n: fle.Notification) -> list[_Branch]:
         """The reading after `b` polls `n` (and, when it is put back at the tail, polls it again at once:
@@ -256,7 +275,8 @@ class FleConforms(Check):
         state = step.state
         if step.aborted:
             return [_Branch(state, held=b.held, aborted=True)]
-        after = _Branch(state, step.decision, b.held | {(state.round, state.proposal)})
+        key = (state.round, state.proposal)
+        after = _Branch(state, step.decision, b.held if key in b.held else b.held | {key})
         if step.decision is None and step.send_notifications and self._loopback(e):
             return self._poll(e, after, _own(e.peer, state))
         return [after]
@@ -266,21 +286,25 @@ class FleConforms(Check):
         return not e.self_messages and e.peer.myid in self._voters
 
     def _forks(self, e: _Election, branches: list[_Branch]) -> list[_Branch]:
-        """`branches` and, for each reading where lookForLeader waits in its main loop although `recvset`
-        backs the proposal (the finalize loop was left for a better vote that did not change it, e.g. a
-        FOLLOWING/LEADING vote of another round), the reading where a poll timed out since: our own copy
-        of its `sendNotifications` puts the server back into the finalize loop."""
+        """For each of `branches` where lookForLeader waits in its main loop although `recvset` backs the
+        proposal, the reading where a poll timed out since: our own copy of its `sendNotifications` puts the
+        server back into the finalize loop.
+
+        Only a step that left the finalize loop (a better vote put back, whatever became of it) or took in a
+        FOLLOWING/LEADING vote (after which the main loop does not re-check the quorum) can end in such a
+        wait: a LOOKING vote taken in by the main loop re-checks the quorum itself, and one it ignores leaves
+        the reading, and its twin of an earlier step, as they were. Our own vote is in `recvset` already
+        (delivered after each sendNotifications), so a twin needs a quorum as `recvset` stands; the cheap
+        test spares the spec call."""
         if not self._loopback(e):
-            return branches
-        found = list(branches)
+            return []
+        twins = []
         for b in branches:
-            if b.live and not b.state.finalizing:
+            if b.live and not b.state.finalizing and fle.decision_allowed(e.peer, b.state):
                 step = fle.handle_notification(e.peer, b.state, _own(e.peer, b.state))
                 if step.state.finalizing and not step.aborted:
-                    found.append(_Branch(step.state, held=b.held))
-        if len(found) > 1:
-            found = list(dict.fromkeys(found))[:MAX_BRANCHES]
-        return found
+                    twins.append(_Branch(step.state, held=b.held))
+        return twins
 
     def _proposal(self, ev: Proposal) -> None:
         e = self._of(ev.sid)

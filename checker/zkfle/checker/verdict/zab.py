@@ -142,14 +142,19 @@ class NewEpochIsFresh(Check):
 
 
 class CommittedDurable(Check):
-    """COMMITTED_DURABLE: every zxid committed by a quorum is durable on every leader established after it.
+    """COMMITTED_DURABLE: every zxid committed by a quorum is durable on every leader established after it
+    for a later epoch.
 
     Zab's PrefixConsistency / PrimaryIntegrity (Zab.tla, ZkV3_7_0.tla): a new primary's history contains
-    every transaction delivered by a quorum. "Durable" is the txn log and snapshots: the leader's restore
-    zxid. Bounded memory: the largest zxid a quorum (of the verifier's voters) has `committed` so far, and
-    per zxid above it the servers that committed it; a leader must have durable zxid at least that large.
-    A leader whose durable zxid is larger but from another branch is not caught (the order of zxids stands
-    in for the history, as it does in FLE's vote order).
+    every transaction delivered by a quorum in an earlier epoch. "Durable" is the txn log and snapshots: the
+    leader's restore zxid. Only earlier epochs count: a leader of epoch e may be established after epoch
+    e' > e committed (its wait for NEWLEADER ACKs counts an ACK of a learner that has since left for e',
+    as `Leader.waitForNewLeaderAck` keeps the acks of learners that disconnect); e''s txns are not e's
+    business, and e cannot commit anything (the voters of e' refuse its LEADERINFO). Bounded memory: per
+    epoch the largest zxid a quorum (of the verifier's voters) has `committed` so far, and per zxid above
+    it the servers that committed it; a leader of epoch e must have durable zxid at least the largest of
+    the epochs below e. A leader whose durable zxid is larger but from another branch is not caught (the
+    order of zxids stands in for the history, as it does in FLE's vote order).
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
@@ -158,8 +163,8 @@ class CommittedDurable(Check):
         system = world.view.current
         self._smallest = len(system.participants) // 2 + 1 if isinstance(system, MajoritySystem) else 1
         """No set smaller than this is a quorum (so `is_quorum` is asked only from this size on)."""
-        self._max = -1
-        self._max_seq = 0
+        self._max: dict[int, tuple[int, int]] = {}
+        """epoch -> (the largest zxid of it a quorum committed, the seq of the commit that made it so)."""
 
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Established: self._established}
@@ -168,22 +173,27 @@ class CommittedDurable(Check):
         return {Committed: self._committed}
 
     def _committed(self, ev: Committed) -> None:
-        if ev.zxid <= self._max:
+        epoch = epoch_of(ev.zxid)
+        if ev.zxid <= self._max.get(epoch, (-1, 0))[0]:
             return
         sids = self._committers.setdefault(ev.zxid, set())
         sids.add(ev.sid)
         if len(sids) >= self._smallest and is_quorum(self._world.view.current, (ServerId(s) for s in sids)):
-            self._max, self._max_seq = ev.zxid, ev.seq
-            self._committers = {z: s for z, s in self._committers.items() if z > ev.zxid}
+            self._max[epoch] = (ev.zxid, ev.seq)
+            self._committers = {z: s for z, s in self._committers.items() if z > ev.zxid or epoch_of(z) != epoch}
 
     def _established(self, ev: Established) -> None:
+        below = [m for e, m in self._max.items() if e < ev.epoch]
+        if not below:
+            return
+        zxid, seq = max(below)
         durable = self._world.servers[ev.sid].zxid
-        if durable < self._max:
+        if durable < zxid:
             message = (
                 f"leader {ev.sid} is established for epoch {ev.epoch} with durable zxid 0x{java_hex(durable)}, "
-                f"but a quorum committed 0x{java_hex(self._max)}"
+                f"but a quorum committed 0x{java_hex(zxid)}"
             )
-            self._sink.report(Invariant.COMMITTED_DURABLE, ev.seq, ev.sid, message, (self._max_seq,))
+            self._sink.report(Invariant.COMMITTED_DURABLE, ev.seq, ev.sid, message, (seq,))
 
 
 class ZabAckOrder(Check):

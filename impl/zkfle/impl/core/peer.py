@@ -51,7 +51,14 @@ from zkfle.impl.core.zab import (
     sync_follower,
 )
 from zkfle.impl.persistence.datatree import DataTree
-from zkfle.impl.persistence.epochfiles import CURRENT_EPOCH_FILENAME, EpochWrite, WriteStep
+from zkfle.impl.persistence.epochfiles import (
+    ACCEPTED_EPOCH_FILENAME,
+    CURRENT_EPOCH_FILENAME,
+    EpochFileError,
+    EpochWrite,
+    WriteStep,
+    read_long_from_file,
+)
 from zkfle.impl.persistence.filetxnsnaplog import RestoreError, process_transaction, restore, save
 from zkfle.impl.persistence.fs import FileSystem, join
 from zkfle.impl.persistence.records import OPEN_ACL_UNSAFE, CreateTxn, OpCode, SetDataTxn, TxnHeader, encode_txn_entry
@@ -412,6 +419,11 @@ class QuorumPeer:
             updating_epoch_marker=Bug.ZK_1653 not in bugs,
             current_epoch_tmp_fallback=base.current_epoch_tmp_fallback and Bug.ZK_4269 not in bugs,
         )
+        marker = join(self.settings.snap_dir, UPDATING_EPOCH_FILENAME)
+        had_marker, before = (
+            self.fs.exists(marker),
+            (self._epoch_on_disk(CURRENT_EPOCH_FILENAME), self._epoch_on_disk(ACCEPTED_EPOCH_FILENAME)),
+        )
         outcome = load_database(self.fs, self.settings.snap_dir, self.settings.log_dir, options)
         if not isinstance(outcome, DatabaseLoaded):
             if not at_boot:
@@ -434,6 +446,8 @@ class QuorumPeer:
             self._halt(EXIT_UNEXPECTED, outcome.message)
             return False
         self.tree = outcome.restore.tree
+        if not at_boot:
+            self._trace_reload_writes(before, (outcome.current_epoch, outcome.accepted_epoch), had_marker, marker)
         self.current_epoch, self.accepted_epoch = outcome.current_epoch, outcome.accepted_epoch
         used = outcome.restore.snapshot_used
         if outcome.restore.txns_replayed:
@@ -452,6 +466,31 @@ class QuorumPeer:
                 )
             )
         return True
+
+    def _epoch_on_disk(self, name: str) -> int | None:
+        try:
+            return read_long_from_file(self.fs, join(self.settings.snap_dir, name))
+        except (FileNotFoundError, EpochFileError):
+            return None
+
+    def _trace_reload_writes(
+        self, before: tuple[int | None, int | None], after: tuple[int, int], had_marker: bool, marker: str
+    ) -> None:
+        """A reload in the run loop (getLastLoggedZxid after a SNAP learner dropped its database) runs all of
+        loadDataBase, which may write: an adopted currentEpoch (the `updatingEpoch` or `.tmp` rule) and the
+        marker's deletion. Start-up reports its outcome as `recovered`; here the writes are traced one by one,
+        so the trace holds what the disk holds."""
+        files: tuple[tuple[tr.EpochFileName, int | None, int], ...] = (
+            ("currentEpoch", before[0], after[0]),
+            ("acceptedEpoch", before[1], after[1]),
+        )
+        stages: tuple[tr.WriteStage, ...] = ("tmp", "done")
+        for name, old, new in files:
+            if old != new:
+                for stage in stages:
+                    self._emit(tr.EpochWrite(seq=0, t=self.now, sid=self.sid, file=name, value=Epoch(new), stage=stage))
+        if had_marker and not self.fs.exists(marker):
+            self._emit(tr.UpdatingEpoch(seq=0, t=self.now, sid=self.sid, present=False))
 
     def _fill_committed_log(self, after: int) -> None:
         self.committed_log.clear()
@@ -1134,8 +1173,8 @@ class QuorumPeer:
             self._tree.last_processed_zxid = p.zxid
 
     def _sync_newleader(self, learner: _Learner, zxid: int) -> None:
-        """NEWLEADER: updatingEpoch -> [snapshot] -> log the sync txns -> currentEpoch -> delete updatingEpoch ->
-        ACK (fixed); see zkfle.impl.bugs."""
+        """NEWLEADER: updatingEpoch -> [snapshot] -> log and apply the committed sync txns -> currentEpoch ->
+        delete updatingEpoch -> ACK (fixed); see zkfle.impl.bugs."""
         bugs = self.settings.bugs
         self._create_updating_epoch()
         if learner.mode is not SyncMode.DIFF:
@@ -1161,9 +1200,18 @@ class QuorumPeer:
             self._send_newleader_ack()
             return
         # before ZOOKEEPER-3911 nothing was logged here: the DIFF proposals reached the sync processor after
-        # UPTODATE, with the ones that came after NEWLEADER (_sync_uptodate)
-        to_log = [] if Bug.ZK_3911 in bugs else list(learner.not_committed)
-        learner.logged_at_newleader = len(to_log)
+        # UPTODATE, with the ones that came after NEWLEADER (_sync_uptodate); before ZOOKEEPER-4394 all the
+        # queued proposals were logged here and applied only after UPTODATE; since, only the committed ones
+        # are, and they are applied at once (_take_committed)
+        unacked: list[int] = []
+        if Bug.ZK_3911 in bugs:
+            to_log = []
+        elif Bug.ZK_4394 in bugs:
+            to_log = list(learner.not_committed)
+            unacked = [t.zxid for t in to_log if t.zxid not in learner.committed]
+        else:
+            to_log = self._take_committed(learner)
+        learner.logged_at_newleader = len(to_log) if Bug.ZK_4394 in bugs else 0
         if Bug.ZK_4643 in bugs:
             self._learner_current_epoch(learner, at_uptodate=False)
         if Bug.ZK_4646 in bugs:
@@ -1177,7 +1225,10 @@ class QuorumPeer:
                 learner.deferred_acks.extend(t.zxid for t in to_log)
                 self._flush_deferred_acks(learner)
             else:
-                learner.deferred_acks.extend(t.zxid for t in to_log if t.zxid not in learner.committed)
+                learner.deferred_acks.extend(unacked)
+        if Bug.ZK_4394 not in bugs:
+            for txn in to_log:
+                self._apply(txn)
         if Bug.ZK_4643 not in bugs:
             self._learner_current_epoch(learner, at_uptodate=False)
         learner.stage = _Stage.ACKED
@@ -1188,6 +1239,20 @@ class QuorumPeer:
             self._set_timer(Timer.NEWLEADER_ACK, SYNC_APPEND_MS + FSYNC_MS)
         else:
             self._send_newleader_ack()
+
+    @staticmethod
+    def _take_committed(learner: _Learner) -> list[LoggedTxn]:
+        """The txns master's `Learner.syncWithLeader` appends and applies at NEWLEADER (ZOOKEEPER-4394): each
+        queued COMMIT takes the queued proposal at the head when the zxids match, and is dropped otherwise
+        ("Committing 0x.., but next proposal is 0x.."). The COMMITs are used up; the proposals not committed
+        stay queued for UPTODATE. Applying them here keeps the in-memory zxid (the vote, the ACKEPOCH zxid, a
+        new leader's history) equal to the log's when the sync breaks before UPTODATE."""
+        taken: list[LoggedTxn] = []
+        for zxid in learner.committed:
+            if learner.not_committed and learner.not_committed[0].zxid == zxid:
+                taken.append(learner.not_committed.pop(0))
+        learner.committed.clear()
+        return taken
 
     def _learner_current_epoch(self, learner: _Learner, *, at_uptodate: bool) -> None:
         """`self.setCurrentEpoch(newEpoch)` of `Learner.syncWithLeader`, then branch 3.4's deletion of the
