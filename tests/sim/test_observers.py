@@ -16,12 +16,12 @@ import pytest
 from zkfle.checker.cli import main
 from zkfle.checker.commands.check import check_path
 from zkfle.checker.reader import open_trace
+from zkfle.checker.testing.runs import simulate_to_file
 from zkfle.checker.verdict.model import Verdict
 from zkfle.impl.core.quorum import QuorumMaj
 from zkfle.impl.datadir import inspect_data_dir
 from zkfle.impl.drivers.localfs import LocalFileSystem
-from zkfle.impl.drivers.simulator import SimConfig, Simulator, Summary, trace_header, write_data_dir
-from zkfle.impl.drivers.trace_writer import TraceWriter
+from zkfle.impl.drivers.simulator import SimConfig, trace_header, write_data_dir
 from zkfle.impl.persistence.fs import MemoryFileSystem
 from zkfle.spec import trace as tr
 from zkfle.spec.invariants import Invariant
@@ -33,16 +33,6 @@ OBSERVERS = (4, 5)
 
 def _verifier(participants: tuple[int, ...] = PARTICIPANTS, observers: tuple[int, ...] = OBSERVERS) -> QuorumMaj:
     return QuorumMaj(frozenset(participants), frozenset(observers))
-
-
-def _run(config: SimConfig, path: Path) -> tuple[Summary, list[tr.Event], Simulator]:
-    with TraceWriter(path, trace_header(config, {})) as writer:
-        sim = Simulator(config, writer.write)
-        summary = sim.run()
-    with open_trace(path) as reader:
-        events = list(reader)
-    assert len(events) == summary.events
-    return summary, events, sim
 
 
 def _verdict(path: Path) -> Verdict:
@@ -63,7 +53,7 @@ def _sent_packets(events: list[tr.Event]) -> list[tuple[int, int, str, int]]:
 
 def test_fault_free_cold_start_with_two_observers(tmp_path: Path) -> None:
     config = SimConfig(_verifier(), seed=4, faults="none", writes=8, duration_ms=12_000)
-    summary, events, sim = _run(config, tmp_path / "t.ndjson")
+    summary, events, sim = simulate_to_file(config, tmp_path / "t.ndjson")
     header = trace_header(config, {})
     assert [(s.sid, s.role) for s in header.servers] == [(1, "participant"), (2, "participant"), (3, "participant"),
                                                          (4, "observer"), (5, "observer")]  # fmt: skip
@@ -125,7 +115,7 @@ def test_observers_are_in_no_quorum(tmp_path: Path) -> None:
     config = SimConfig(
         _verifier((1, 2), (3, 4, 5)), seed=1, faults="none", writes=4, duration_ms=8_000, disks={2: broken}
     )
-    summary, events, _ = _run(config, tmp_path / "t.ndjson")
+    summary, events, _ = simulate_to_file(config, tmp_path / "t.ndjson")
     assert list(summary.halted) == [2]
     assert not [e for e in events if isinstance(e, tr.EpochProposed | tr.Established)]
     assert summary.writes_skipped == 4 and "no quorum reachable" in summary.progress
@@ -134,7 +124,7 @@ def test_observers_are_in_no_quorum(tmp_path: Path) -> None:
 
 def test_one_participant_leads_its_observers(tmp_path: Path) -> None:
     config = SimConfig(_verifier((1,), (2, 3)), seed=2, faults="none", writes=5, duration_ms=8_000)
-    summary, events, _ = _run(config, tmp_path / "t.ndjson")
+    summary, events, _ = simulate_to_file(config, tmp_path / "t.ndjson")
     assert summary.epochs == [(1, 1)]
     assert {e.sid: e.leader for e in events if isinstance(e, tr.Synced)} == {2: 1, 3: 1}
     assert sum(1 for e in events if isinstance(e, tr.Committed)) == 15
@@ -160,7 +150,7 @@ def test_no_false_alarm_under_faults(faults: str, tmp_path: Path) -> None:
     for seed in range(20):
         config = SimConfig(_verifier(), seed=seed, faults=faults, writes=30, duration_ms=12_000, tick_time_ms=200)
         path = tmp_path / f"{seed}.ndjson"
-        _, events, _ = _run(config, path)
+        _, events, _ = simulate_to_file(config, path)
         verdict = _verdict(path)
         unexplained = [
             (v.invariant.value, v.seq, v.message)
@@ -177,8 +167,8 @@ def test_no_false_alarm_under_faults(faults: str, tmp_path: Path) -> None:
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
     config = SimConfig(_verifier(), seed=7, faults="heavy", writes=20, duration_ms=6_000, tick_time_ms=200)
-    _run(config, tmp_path / "a.ndjson")
-    _run(config, tmp_path / "b.ndjson")
+    simulate_to_file(config, tmp_path / "a.ndjson")
+    simulate_to_file(config, tmp_path / "b.ndjson")
     assert (tmp_path / "a.ndjson").read_bytes() == (tmp_path / "b.ndjson").read_bytes()
 
 
@@ -232,7 +222,7 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_observer_data_dir_is_read_by_zkfle_datadir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = SimConfig(_verifier(), seed=6, faults="none", writes=6, duration_ms=8_000)
-    _, events, sim = _run(config, tmp_path / "t.ndjson")
+    _, events, sim = simulate_to_file(config, tmp_path / "t.ndjson")
     for sid in OBSERVERS:
         out = tmp_path / f"zk{sid}"
         write_data_dir(sim.servers[sid].disk, str(out))

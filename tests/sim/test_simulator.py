@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from zkfle.checker.reader import open_trace
+from zkfle.checker.testing.runs import simulate_to_file
 from zkfle.impl.bugs import Bug
 from zkfle.impl.core.quorum import QuorumMaj
 from zkfle.impl.datadir import inspect_data_dir
@@ -17,7 +18,6 @@ from zkfle.impl.drivers.localfs import LocalFileSystem
 from zkfle.impl.drivers.simulator import (
     SimConfig,
     Simulator,
-    Summary,
     read_data_dir,
     trace_header,
     write_data_dir,
@@ -27,16 +27,6 @@ from zkfle.spec import trace as tr
 from zkfle.spec.zxid import epoch_of
 
 
-def _run(config: SimConfig, path: Path) -> tuple[Summary, list[tr.Event], Simulator]:
-    with TraceWriter(path, trace_header(config, {})) as writer:
-        sim = Simulator(config, writer.write)
-        summary = sim.run()
-    with open_trace(path) as reader:
-        events = list(reader)
-    assert len(events) == summary.events
-    return summary, events, sim
-
-
 def _majority(n: int) -> QuorumMaj:
     return QuorumMaj(frozenset(range(1, n + 1)))
 
@@ -44,7 +34,7 @@ def _majority(n: int) -> QuorumMaj:
 @pytest.mark.parametrize("n", [3, 5, 7])
 def test_fault_free_cold_start(n: int, tmp_path: Path) -> None:
     config = SimConfig(_majority(n), seed=n, faults="none", writes=6, duration_ms=12_000)
-    summary, events, _ = _run(config, tmp_path / "t.ndjson")
+    summary, events, _ = simulate_to_file(config, tmp_path / "t.ndjson")
     first_decide: dict[int, tr.Decide] = {}
     for e in events:
         if isinstance(e, tr.Decide):
@@ -91,7 +81,7 @@ def test_start_from_real_zookeeper_data_dirs(case: str, corpus: Path, tmp_path: 
     before = {sid: sorted(os.listdir(corpus / rel / "version-2")) for sid, rel in dirs.items()}
     disks = {sid: read_data_dir(str(corpus / rel)) for sid, rel in dirs.items()}
     config = SimConfig(_majority(3), seed=11, faults="none", writes=3, duration_ms=8_000, disks=disks)
-    _, events, _ = _run(config, tmp_path / "t.ndjson")
+    _, events, _ = simulate_to_file(config, tmp_path / "t.ndjson")
     recovered = {e.sid: e for e in events if isinstance(e, tr.Recovered)}
     proposed = [e for e in events if isinstance(e, tr.EpochProposed)]
     assert [(e.sid, e.epoch) for e in proposed] == [(leader, epoch)]
@@ -117,7 +107,7 @@ def _durable_epochs(events: list[tr.Event]) -> dict[int, dict[str, int]]:
 
 def test_written_data_dirs_are_read_by_zkfle_datadir(tmp_path: Path) -> None:
     config = SimConfig(_majority(3), seed=5, faults="none", writes=8, duration_ms=10_000)
-    _, events, sim = _run(config, tmp_path / "t.ndjson")
+    _, events, sim = simulate_to_file(config, tmp_path / "t.ndjson")
     held = _durable_epochs(events)
     for sid, server in sorted(sim.servers.items()):
         out = tmp_path / f"zk{sid}"
@@ -134,7 +124,7 @@ def test_written_data_dirs_are_read_by_zkfle_datadir(tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed", [2, 5, 8])
 def test_written_data_dirs_after_faults_hold_what_the_trace_says(seed: int, tmp_path: Path) -> None:
     config = SimConfig(_majority(5), seed=seed, faults="default", writes=40, duration_ms=20_000, tick_time_ms=200)
-    summary, events, sim = _run(config, tmp_path / "t.ndjson")
+    summary, events, sim = simulate_to_file(config, tmp_path / "t.ndjson")
     held = _durable_epochs(events)
     assert summary.crashes > 0
     for sid, server in sorted(sim.servers.items()):

@@ -128,15 +128,21 @@ def _verifier_and_timing(args: argparse.Namespace) -> tuple[QuorumMaj | Any, int
     return config.verifier, tick, config.init_limit, config.sync_limit, config.config_string().encode()
 
 
+def _server_spec(flag: str, spec: str, sids: frozenset[int], usage: str) -> tuple[int, str]:
+    """`SID=VALUE` of `--data-dir` / `--history`: the sid (one of `sids`) and the value; `usage` on bad form."""
+    sid_text, sep, value = spec.partition("=")
+    if not sep or not sid_text.strip().isdigit() or not value:
+        raise UsageError(f"{flag} {spec!r}: expected {usage}.")
+    sid = int(sid_text)
+    if sid not in sids:
+        raise UsageError(f"{flag} {spec!r}: server {sid} is not in the ensemble {sorted(sids)}.")
+    return sid, value
+
+
 def _disks(specs: list[str], sids: frozenset[int]) -> dict[int, MemoryFileSystem]:
     disks: dict[int, MemoryFileSystem] = {}
     for spec in specs:
-        sid_text, sep, path = spec.partition("=")
-        if not sep or not sid_text.strip().isdigit() or not path:
-            raise UsageError(f"--data-dir {spec!r}: expected SID=DIR, e.g. --data-dir 1=/var/lib/zookeeper.")
-        sid = int(sid_text)
-        if sid not in sids:
-            raise UsageError(f"--data-dir {spec!r}: server {sid} is not in the ensemble {sorted(sids)}.")
+        sid, path = _server_spec("--data-dir", spec, sids, "SID=DIR, e.g. --data-dir 1=/var/lib/zookeeper")
         if not os.path.isdir(path):
             raise UsageError(f"--data-dir {spec!r}: {path} is not a directory.")
         try:
@@ -151,14 +157,12 @@ def _histories(specs: list[str], sids: frozenset[int], taken: set[int]) -> dict[
     from zkfle.checker.testing.datadirs import write_data_dir as generate
 
     disks: dict[int, MemoryFileSystem] = {}
+    usage = "SID=N[,N...], e.g. --history 1=10,5"
     for spec in specs:
-        sid_text, sep, counts = spec.partition("=")
+        sid, counts = _server_spec("--history", spec, sids, usage)
         parts = counts.split(",")
-        if not sep or not sid_text.strip().isdigit() or not all(p.strip().isdigit() for p in parts):
-            raise UsageError(f"--history {spec!r}: expected SID=N[,N...], e.g. --history 1=10,5.")
-        sid = int(sid_text)
-        if sid not in sids:
-            raise UsageError(f"--history {spec!r}: server {sid} is not in the ensemble {sorted(sids)}.")
+        if not all(p.strip().isdigit() for p in parts):
+            raise UsageError(f"--history {spec!r}: expected {usage}.")
         if sid in taken or sid in disks:
             raise UsageError(f"--history {spec!r}: server {sid} already has a data dir.")
         disk = MemoryFileSystem()

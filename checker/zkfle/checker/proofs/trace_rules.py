@@ -75,30 +75,27 @@ class UnsupportedError(ValueError):
 # ------------------------------------------------------------------------------------------------- algebra
 
 
-def all_(*conds: Cond) -> Cond:
-    """Conjunction, folding Python bools."""
+def _fold(conds: tuple[Cond, ...], unit: bool, join: Any) -> Cond:
+    """`join` of `conds` with Python bools folded: `unit` is the neutral value, `not unit` absorbs."""
     rest = []
     for c in conds:
-        if c is False:
-            return False
-        if c is not True:
+        if c is (not unit):
+            return not unit
+        if c is not unit:
             rest.append(c)
     if not rest:
-        return True
-    return rest[0] if len(rest) == 1 else z3.And(*rest)
+        return unit
+    return rest[0] if len(rest) == 1 else join(*rest)
+
+
+def all_(*conds: Cond) -> Cond:
+    """Conjunction, folding Python bools."""
+    return _fold(conds, True, z3.And)
 
 
 def any_(*conds: Cond) -> Cond:
     """Disjunction, folding Python bools."""
-    rest = []
-    for c in conds:
-        if c is True:
-            return True
-        if c is not False:
-            rest.append(c)
-    if not rest:
-        return False
-    return rest[0] if len(rest) == 1 else z3.Or(*rest)
+    return _fold(conds, False, z3.Or)
 
 
 def not_(c: Cond) -> Cond:
