@@ -132,6 +132,11 @@ def same_vote(a: tuple[Term, Term, Term], b: tuple[Term, Term, Term]) -> Cond:
     return all_(*(x == y for x, y in zip(a, b, strict=True)))
 
 
+def _vote_fields(recv: Any) -> tuple[Any, Any, Any]:
+    msg = recv.msg
+    return (msg.leader, msg.zxid, msg.peer_epoch)
+
+
 def quorum_cond(is_enough: Callable[[frozenset[int]], bool], members: dict[int, Cond]) -> Cond:
     """ "The members whose condition holds are enough" as a formula: the minimal enough subsets of the
     undecided members (with the decided-in ones), each as a conjunction; `UnsupportedError` beyond
@@ -230,7 +235,10 @@ class _Server:
         self.accepted_at_decide: tuple[Cond, Term] = (False, 0)
         self.proposed: Term | None = None
         self.info: dict[int, Any] = {}
-        self.looking: dict[tuple[int, int], Any] = {}
+        self.looking: dict[tuple[int, int], list[Any]] = {}
+        """(sender, round) -> its LOOKING notifications taken in, in receipt order (DecisionQuorum._looking)."""
+        self.since = 0
+        """The seq of its last `proposal` or `election_start` (DecisionQuorum._since)."""
         self.settled: dict[int, Any] = {}
         self.settled_by_round: dict[tuple[int, int], Any] = {}
         self.left_epoch: Any = None
@@ -494,6 +502,7 @@ class TraceRules:
         s.initial = None
         s.leading = s.accepted_at_decide = (False, 0)
         s.proposed = None
+        s.since = 0
         s.info, s.looking, s.settled, s.settled_by_round = {}, {}, {}, {}
         s.left_epoch = s.announced = s.floor = s.unused = None
 
@@ -514,7 +523,7 @@ class TraceRules:
     def _election_start(self, ev: Any, s: _Server) -> None:
         round_, vote = self._v(ev, "round"), self._vote(ev, "vote.")
         self._judge(Invariant.ROUND_MONOTONIC, ev.seq, round_ > s.clock)
-        s.clock = round_
+        s.clock, s.since = round_, ev.seq
         if self.wanted & NEEDS_KNOWN_ROUNDS:
             s.known_round = self._known(ev, "round")
             self._forget_rounds_before(s, s.known_round)
@@ -532,7 +541,7 @@ class TraceRules:
             if s.known_round is not None and known > s.known_round:
                 self._forget_rounds_before(s, known)
             s.known_round = known if s.known_round is None else max(s.known_round, known)
-        s.clock = max_(s.clock, round_)
+        s.clock, s.since = max_(s.clock, round_), ev.seq
         s.proposal = (True, round_, vote)
 
     def _decide(self, ev: Any, s: _Server) -> None:
@@ -543,13 +552,16 @@ class TraceRules:
         s.accepted_at_decide = (s.acc_has, s.acc)
         s.info, s.unused = {}, None
 
-    def _backing(self, s: _Server, decided: Vote3, round_: int) -> dict[int, Cond]:
-        """DecisionQuorum: per sender, whether its latest LOOKING notification of the round carries the decided
-        vote, or its latest FOLLOWING/LEADING one (of the round, or at all) names the decided leader (`backs`)."""
+    def _backing(self, s: _Server, decided: Vote3, round_: int, moment: int) -> dict[int, Cond]:
+        """DecisionQuorum: per sender, whether its latest LOOKING notification of the round taken in at or
+        before `moment` carries the decided vote, or its latest FOLLOWING/LEADING one (of the round, or at all)
+        names the decided leader (`backs`)."""
         backing: dict[int, Cond] = {}
-        for (sender, r), recv in s.looking.items():
+        for (sender, r), seen in s.looking.items():
             if r == round_:
-                backing[sender] = same_vote(self._vote(recv, "msg."), decided)
+                latest = [recv for recv in seen if recv.seq <= moment]
+                if latest:
+                    backing[sender] = same_vote(self._vote(latest[-1], "msg."), decided)
         settled = [recv for (_, r), recv in s.settled_by_round.items() if r == round_] + list(s.settled.values())
         for recv in settled:
             backing[recv.from_] = any_(backing.get(recv.from_, False), self._v(recv, "msg.leader") == decided[0])
@@ -559,11 +571,17 @@ class TraceRules:
         """DECISION_QUORUM and LEADER_HAS_MAX_HISTORY at a `decide` (election.py)."""
         round_ = self._known(ev, "round")
         decided = self._vote(ev, "vote.")
-        members = self._backing(s, decided, round_)
+        moments = {ev.seq, s.since}.union(
+            recv.seq for (_, r), seen in s.looking.items() if r == round_ for recv in seen if recv.seq > s.since
+        )
+        at_moments = [self._backing(s, decided, round_, moment) for moment in sorted(moments)]
         if not s.known_process:  # ballots taken in before the events given may back it too
             for voter in sorted(self.view.current.participants):
-                if voter not in members and voter != s.sid:
-                    members[voter] = self._fresh(f"before.{s.sid}.backs.{voter}.{ev.seq}", True)
+                lacking = [members for members in at_moments if voter not in members]
+                if lacking and voter != s.sid:
+                    before = self._fresh(f"before.{s.sid}.backs.{voter}.{ev.seq}", True)
+                    for members in lacking:
+                        members[voter] = before
         me = ServerId(s.sid)
 
         def enough_with_me(sids: frozenset[int]) -> bool:
@@ -573,14 +591,14 @@ class TraceRules:
             return has_all_quorums(self.view, (ServerId(x) for x in sids))
 
         try:
-            backed = quorum_cond(enough_with_me, members)
+            backed: Cond | None = any_(*(quorum_cond(enough_with_me, members) for members in at_moments))
         except UnsupportedError:
             backed = None
         if backed is not None:
             self._judge(Invariant.DECISION_QUORUM, ev.seq, backed)
         if s.sid not in self._participants:
             return  # LeaderHasMaxHistory: an observer's decide elects nobody
-        ballots = {sender: recv for (sender, r), recv in s.looking.items() if r == round_}
+        ballots = {sender: seen[-1] for (sender, r), seen in s.looking.items() if r == round_}
         voters: dict[int, Cond] = {
             sender: same_vote(self._vote(recv, "msg."), decided) for sender, recv in ballots.items()
         }
@@ -634,7 +652,9 @@ class TraceRules:
         elif msg_type == "notification" and self.wanted & NEEDS_KNOWN_ROUNDS:
             state = self._known(ev, "msg.state")
             if state == "LOOKING":
-                s.looking[(ev.from_, self._known(ev, "msg.round"))] = ev
+                seen = s.looking.setdefault((ev.from_, self._known(ev, "msg.round")), [])
+                if not seen or _vote_fields(seen[-1]) != _vote_fields(ev) or None in _vote_fields(ev):
+                    seen.append(ev)  # a repeated known vote changes no moment's backing
             elif state != "OBSERVING":
                 s.settled[ev.from_] = ev
                 s.settled_by_round[(ev.from_, self._known(ev, "msg.round"))] = ev

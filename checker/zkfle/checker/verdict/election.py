@@ -95,49 +95,112 @@ class DecisionQuorum(Check):
     `recvset` when a later one of another round arrives (`receivedFollowingNotification` puts only a same-round
     one there), so the latest of each (sender, round) from the server's round on counts too: for example a
     stale FOLLOWING vote that QuorumCnxManager re-sent as `lastMessageSent` on a new connection.
+
+    "Latest" is as of the moment the quorum was seen, which need not be the `decide`: once `recvset` holds a
+    quorum, lookForLeader drains the queue for `finalizeWait` ms and drops every notification that is not
+    greater than its proposal without putting it in `recvset` (a sender that restarted its election in the same
+    round with a lower zxid, after a TRUNC, is one). The trace does not say which receipts were drained, so the
+    decision is backed when the latest LOOKING votes form a quorum at some moment since the proposal became the
+    decided vote (its last `proposal` or `election_start`): at that event, or at any receipt after it. The
+    exact order of drained and counted receipts is FLE_CONFORMS's to judge.
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
         super().__init__(world, sink)
         self._settled_by_round: dict[int, dict[tuple[int, int], Ballot]] = {}
         """receiver -> (sender, round) -> its latest FOLLOWING/LEADING notification, rounds from its own on."""
+        self._looking: dict[int, dict[tuple[int, int], list[Ballot]]] = {}
+        """receiver -> (sender, round) -> the LOOKING notifications taken in, one per change of vote."""
+        self._since: dict[int, int] = {}
+        """receiver -> seq of its last `proposal` or `election_start`: where its current proposal began."""
 
     def pre(self) -> dict[HandlerKey, Handler]:
         return {Decide: self._decide}
 
     def post(self) -> dict[HandlerKey, Handler]:
-        return {(Recv, Notification): self._recv, ElectionStart: self._forget, Boot: self._boot}
+        return {
+            (Recv, Notification): self._recv,
+            ElectionStart: self._forget,
+            Proposal: self._proposal,
+            Boot: self._boot,
+        }
 
     def _recv(self, ev: Recv) -> None:
         msg = ev.msg
         assert type(msg) is Notification
-        if msg.state in ("FOLLOWING", "LEADING"):
+        state = msg.state
+        if state == "LOOKING":
+            looking = self._looking.setdefault(ev.sid, {})
+            key = (ev.from_, msg.round)
+            seen = looking.get(key)
+            if seen is None:
+                looking[key] = [Ballot(msg, ev.seq)]
+            else:
+                last = seen[-1].msg
+                if last.leader != msg.leader or last.zxid != msg.zxid or last.peer_epoch != msg.peer_epoch:
+                    seen.append(Ballot(msg, ev.seq))
+        elif state != "OBSERVING":
             self._settled_by_round.setdefault(ev.sid, {})[(ev.from_, msg.round)] = Ballot(msg, ev.seq)
+
+    def _proposal(self, ev: Proposal) -> None:
+        self._since[ev.sid] = ev.seq
 
     def _boot(self, ev: Boot) -> None:
         self._settled_by_round.pop(ev.sid, None)
+        self._looking.pop(ev.sid, None)
+        self._since.pop(ev.sid, None)
 
     def _forget(self, ev: ElectionStart) -> None:
+        self._since[ev.sid] = ev.seq
+        clock = self._world.servers[ev.sid].clock
         kept = self._settled_by_round.get(ev.sid)
         if kept:
-            clock = self._world.servers[ev.sid].clock
             self._settled_by_round[ev.sid] = {k: b for k, b in kept.items() if k[1] >= clock}
+        looking = self._looking.get(ev.sid)
+        if looking:
+            self._looking[ev.sid] = {k: b for k, b in looking.items() if k[1] >= clock}
 
     def _decide(self, ev: Decide) -> None:
-        t = self._world.servers[ev.sid]
-        backing = {sid: b.recv_seq for (sid, _), b in t.looking_ballots.items() if backs(b, ev)}
+        settled: dict[int, int] = {}
         for (sid, round_), b in self._settled_by_round.get(ev.sid, {}).items():
             if round_ == ev.round and backs(b, ev):
-                backing[sid] = max(backing.get(sid, 0), b.recv_seq)
-        for sid, b in t.settled_ballots.items():
+                settled[sid] = max(settled.get(sid, 0), b.recv_seq)
+        for sid, b in self._world.servers[ev.sid].settled_ballots.items():
             if backs(b, ev):
-                backing[sid] = max(backing.get(sid, 0), b.recv_seq)
-        backers = sorted(backing)
-        if not has_all_quorums(self._world.view, (ServerId(s) for s in [*backers, ev.sid])):
-            message = (
-                f"server {ev.sid} decides {_show(ev.vote)} in round {ev.round} backed only by {[*backers, ev.sid]}"
-            )
-            self._sink.report(Invariant.DECISION_QUORUM, ev.seq, ev.sid, message, (backing[s] for s in backers))
+                settled[sid] = max(settled.get(sid, 0), b.recv_seq)
+        rounds = {sid: seen for (sid, round_), seen in self._looking.get(ev.sid, {}).items() if round_ == ev.round}
+
+        def backing_at(moment: int) -> dict[int, int]:
+            backing = dict(settled)
+            for sid, seen in rounds.items():
+                latest = _latest_at(seen, moment)
+                if latest is not None and backs(latest, ev):
+                    backing[sid] = max(backing.get(sid, 0), latest.recv_seq)
+            return backing
+
+        def enough(backing: dict[int, int]) -> bool:
+            return has_all_quorums(self._world.view, (ServerId(s) for s in [*backing, ev.sid]))
+
+        at_decide = backing_at(ev.seq)
+        if enough(at_decide):
+            return
+        since = self._since.get(ev.sid, 0)
+        earlier = {since}.union(b.recv_seq for seen in rounds.values() for b in seen if b.recv_seq > since)
+        if any(enough(backing_at(moment)) for moment in sorted(earlier)):
+            return
+        backers = sorted(at_decide)
+        message = f"server {ev.sid} decides {_show(ev.vote)} in round {ev.round} backed only by {[*backers, ev.sid]}"
+        self._sink.report(Invariant.DECISION_QUORUM, ev.seq, ev.sid, message, (at_decide[s] for s in backers))
+
+
+def _latest_at(seen: list[Ballot], moment: int) -> Ballot | None:
+    """The last of one sender's notifications (in receipt order) taken in at or before `moment`."""
+    latest = None
+    for ballot in seen:
+        if ballot.recv_seq > moment:
+            break
+        latest = ballot
+    return latest
 
 
 class LeaderHasMaxHistory(Check):
