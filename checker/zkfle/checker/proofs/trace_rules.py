@@ -652,6 +652,8 @@ class TraceRules:
         elif msg_type == "notification" and self.wanted & NEEDS_KNOWN_ROUNDS:
             state = self._known(ev, "msg.state")
             if state == "LOOKING":
+                if ev.msg.zxid == -1:
+                    return  # DecisionQuorum._recv: lookForLeader ignores it
                 seen = s.looking.setdefault((ev.from_, self._known(ev, "msg.round")), [])
                 if not seen or _vote_fields(seen[-1]) != _vote_fields(ev) or None in _vote_fields(ev):
                     seen.append(ev)  # a repeated known vote changes no moment's backing

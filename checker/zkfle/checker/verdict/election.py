@@ -102,7 +102,8 @@ class DecisionQuorum(Check):
     round with a lower zxid, after a TRUNC, is one). The trace does not say which receipts were drained, so the
     decision is backed when the latest LOOKING votes form a quorum at some moment since the proposal became the
     decided vote (its last `proposal` or `election_start`): at that event, or at any receipt after it. The
-    exact order of drained and counted receipts is FLE_CONFORMS's to judge.
+    exact order of drained and counted receipts is FLE_CONFORMS's to judge. A LOOKING notification with zxid
+    -1 (a member whose database is not trusted) is ignored by lookForLeader and so leaves `recvset` as it was.
     """
 
     def __init__(self, world: World, sink: Sink) -> None:
@@ -130,6 +131,8 @@ class DecisionQuorum(Check):
         assert type(msg) is Notification
         state = msg.state
         if state == "LOOKING":
+            if msg.zxid == -1:
+                return  # lookForLeader ignores a member with zxid -1: it never enters recvset (ZOOKEEPER-261)
             looking = self._looking.setdefault(ev.sid, {})
             key = (ev.from_, msg.round)
             seen = looking.get(key)
