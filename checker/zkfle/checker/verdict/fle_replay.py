@@ -239,14 +239,14 @@ class FleConforms(Check):
         if ev.from_ not in self._voters:
             return  # WorkerReceiver answers a non-voter (an observer) at once and never queues its notification
         e = self._of(ev.sid)
-        n = _notification(ev.from_, msg)
         live = e.live()
         if live:
+            n = _notification(ev.from_, msg)
             if n.state == ServerState.LOOKING and any(n.election_epoch < b.state.round for b in live):
                 e.owed.add(n.sid)
             self._take(e, n)
         elif e.queueing and len(e.queue) < MAX_QUEUED:
-            e.queue.append(n)
+            e.queue.append(_notification(ev.from_, msg))
 
     def _take(self, e: _Election, n: fle.Notification) -> None:
         """lookForLeader polls `n` in every reading where it still runs."""

@@ -14,9 +14,6 @@ from zkfle.spec.trace import Boot, Crash, Drop, Message, Recv, Send
 RETIRED_MEMORY: Final = 4096
 """How many finished messages (at least) are remembered to say why a second `recv` of one is wrong."""
 
-InFlight = tuple[int, int, int, Message]
-"""A message in flight: (seq of its send, sender, receiver, content)."""
-
 
 def _json(msg: Message) -> str:
     return msgspec.json.encode(msg).decode()
@@ -37,7 +34,8 @@ class MsgIntegrity(Check):
 
     def __init__(self, world: World, sink: Sink) -> None:
         super().__init__(world, sink)
-        self._pending: dict[str, InFlight] = {}
+        self._pending: dict[str, Send] = {}
+        """The messages in flight: mid -> its send (kept as it is: no per-message record is built)."""
         self._last: dict[tuple[int, int], int] = {}
         """Per connection (sender, receiver): the send seq of the latest message taken in."""
         self._booted: dict[int, int] = {}
@@ -68,9 +66,9 @@ class MsgIntegrity(Check):
         if mid in pending or mid in self._retired or mid in self._retired_before:
             message = f"server {ev.sid} sends a message with mid {mid!r}, which names an earlier message"
             first = pending.get(mid)
-            self._sink.report(Invariant.MSG_INTEGRITY, ev.seq, ev.sid, message, () if first is None else (first[0],))
+            self._sink.report(Invariant.MSG_INTEGRITY, ev.seq, ev.sid, message, () if first is None else (first.seq,))
             return
-        pending[mid] = (ev.seq, ev.sid, ev.to, ev.msg)
+        pending[mid] = ev
 
     def _recv(self, ev: Recv) -> None:
         mid = ev.mid
@@ -80,15 +78,15 @@ class MsgIntegrity(Check):
             message = f"server {ev.sid} takes in mid {mid!r} from {ev.from_}, but {why}"
             self._sink.report(Invariant.MSG_INTEGRITY, ev.seq, ev.sid, message, ())
             return
-        seq, sender, to, msg = sent
+        seq, sender, to = sent.seq, sent.sid, sent.to
         retired = self._retired
         retired[mid] = ev.seq
         if len(retired) >= RETIRED_MEMORY:
             self._retired_before, self._retired = retired, {}
-        if sender != ev.from_ or to != ev.sid or msg != ev.msg:
+        if sender != ev.from_ or to != ev.sid or sent.msg != ev.msg:
             message = (
                 f"server {ev.sid} takes in mid {mid!r} from {ev.from_} as {_json(ev.msg)}, but it was sent by "
-                f"{sender} to {to} as {_json(msg)}"
+                f"{sender} to {to} as {_json(sent.msg)}"
             )
             self._sink.report(Invariant.MSG_INTEGRITY, ev.seq, ev.sid, message, (seq,))
         connection = (sender, to)
@@ -115,7 +113,7 @@ class MsgIntegrity(Check):
         a booted process opens new connections (what its earlier incarnation sent is on the old ones)."""
         if type(ev) is Boot:
             self._booted[ev.sid] = ev.seq
-        lost = [mid for mid, sent in self._pending.items() if sent[2] == ev.sid]
+        lost = [mid for mid, sent in self._pending.items() if sent.to == ev.sid]
         for mid in lost:
             del self._pending[mid]
             self._retire(mid, f"its receiver {ev.sid} crashed before taking it in (seq {ev.seq})")

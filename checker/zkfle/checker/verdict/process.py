@@ -11,7 +11,7 @@ without passing LOOKING) is filed under FLE_CONFORMS, since the peer state is wh
 from __future__ import annotations
 
 from zkfle.checker.verdict.replay import Check, Sink
-from zkfle.checker.verdict.world import Handler, HandlerKey, World
+from zkfle.checker.verdict.world import Handler, HandlerKey, World, up_node
 from zkfle.spec import transitions
 from zkfle.spec.invariants import Invariant
 from zkfle.spec.trace import (
@@ -22,8 +22,6 @@ from zkfle.spec.trace import (
     Recovered,
     RecoveryFailed,
     StateChange,
-    vocabulary_phase,
-    vocabulary_state,
 )
 
 _MOVES = {
@@ -101,7 +99,7 @@ class CrashSilence(Check):
         if node == transitions.DOWN:
             self._down(ev, ev.sid)
             return
-        target = transitions.Node(transitions.Life.UP, vocabulary_state(ev.state), vocabulary_phase(ev.phase))
+        target = up_node(ev.state, ev.phase)
         if target != node:
             self._count(node, transitions.Step.STATE, target)
         if transitions.after(node, transitions.Step.STATE, target) is None:

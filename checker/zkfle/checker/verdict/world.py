@@ -24,12 +24,14 @@ from zkfle.spec.trace import (
     HierarchicalQuorum,
     MajorityQuorum,
     Notification,
+    PhaseName,
     Proposal,
     Recovered,
     RecoveryFailed,
     Recv,
     Snapshot,
     StateChange,
+    StateName,
     TraceHeader,
     Truncated,
     TxnLogged,
@@ -38,7 +40,7 @@ from zkfle.spec.trace import (
     vocabulary_phase,
     vocabulary_state,
 )
-from zkfle.spec.vocabulary import LearnerType, ServerState, Vote
+from zkfle.spec.vocabulary import LearnerType, Vote
 from zkfle.spec.zxid import Epoch, ServerId, Zxid, java_hex
 
 Handler = Callable[[Any], None]
@@ -343,9 +345,8 @@ class World:
 
     def _state(self, ev: StateChange) -> None:
         t = self.servers[ev.sid]
-        state = vocabulary_state(ev.state)
-        t.node = transitions.Node(transitions.Life.UP, state, vocabulary_phase(ev.phase))
-        if state != ServerState.LEADING:
+        t.node = up_node(ev.state, ev.phase)
+        if ev.state != "LEADING":
             t.leading_epoch = None
 
     def _election_start(self, ev: ElectionStart) -> None:
@@ -379,6 +380,19 @@ class World:
             self.servers[ev.sid].looking_ballots[(ev.from_, ev.msg.round)] = Ballot(ev.msg, ev.seq)
         elif state != "OBSERVING":
             self.servers[ev.sid].settled_ballots[ev.from_] = Ballot(ev.msg, ev.seq)
+
+
+_UP_NODES: dict[tuple[StateName, PhaseName], transitions.Node] = {}
+
+
+def up_node(state: StateName, phase: PhaseName) -> transitions.Node:
+    """The node of a server that a `state` event puts in (built once per pair: a trace names only a few)."""
+    node = _UP_NODES.get((state, phase))
+    if node is None:
+        node = _UP_NODES[(state, phase)] = transitions.Node(
+            transitions.Life.UP, vocabulary_state(state), vocabulary_phase(phase)
+        )
+    return node
 
 
 def _forget_rounds_before(t: ServerTrack, round_: int) -> None:

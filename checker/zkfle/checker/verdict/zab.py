@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+
 from zkfle.checker.verdict.replay import Check, Sink
 from zkfle.checker.verdict.world import Handler, HandlerKey, World
 from zkfle.spec.invariants import Invariant
@@ -163,6 +166,10 @@ class CommittedDurable(Check):
         system = world.view.current
         self._smallest = len(system.participants) // 2 + 1 if isinstance(system, MajoritySystem) else 1
         """No set smaller than this is a quorum (so `is_quorum` is asked only from this size on)."""
+        self._is_quorum: Callable[[frozenset[int]], bool] = lru_cache(maxsize=1024)(
+            lambda sids: is_quorum(system, (ServerId(s) for s in sids))
+        )
+        """`is_quorum` of the verifier, remembered: every zxid asks it again of the same few sets of committers."""
         self._max: dict[int, tuple[int, int]] = {}
         """epoch -> (the largest zxid of it a quorum committed, the seq of the commit that made it so)."""
 
@@ -173,14 +180,21 @@ class CommittedDurable(Check):
         return {Committed: self._committed}
 
     def _committed(self, ev: Committed) -> None:
-        epoch = epoch_of(ev.zxid)
-        if ev.zxid <= self._max.get(epoch, (-1, 0))[0]:
+        zxid = ev.zxid
+        epoch = zxid >> 32  # = epoch_of: zxids are signed 64-bit and Python shifts arithmetically
+        reached = self._max.get(epoch)
+        if reached is not None and zxid <= reached[0]:
             return
-        sids = self._committers.setdefault(ev.zxid, set())
+        committers = self._committers
+        sids = committers.get(zxid)
+        if sids is None:
+            sids = committers[zxid] = set()
         sids.add(ev.sid)
-        if len(sids) >= self._smallest and is_quorum(self._world.view.current, (ServerId(s) for s in sids)):
-            self._max[epoch] = (ev.zxid, ev.seq)
-            self._committers = {z: s for z, s in self._committers.items() if z > ev.zxid or epoch_of(z) != epoch}
+        if len(sids) >= self._smallest and self._is_quorum(frozenset(sids)):
+            self._max[epoch] = (zxid, ev.seq)
+            del committers[zxid]
+            if committers:  # zxids of the epoch below this one can no longer matter
+                self._committers = {z: s for z, s in committers.items() if z > zxid or z >> 32 != epoch}
 
     def _established(self, ev: Established) -> None:
         below = [m for e, m in self._max.items() if e < ev.epoch]
