@@ -19,7 +19,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from zkfle.checker.fuzzing.schedule import Schedule
-from zkfle.impl.drivers.faultplan import LEADER, ActionKind, Fault, Trigger
+from zkfle.impl.drivers.faultplan import LEADER, Fault, Trigger
 
 TRIGGER_EVENTS: tuple[str, ...] = (
     "recv:NEWLEADER",
@@ -114,27 +114,48 @@ def _faults(draw: st.DrawFn, sids: list[int], duration_ms: int) -> list[Fault]:
 
 @st.composite
 def _lagging_learner(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
-    """A motif: server X falls behind (cut off or down while the others commit), a holder Y of the newer
-    history goes down, X dies or fails a disk write in the middle of catching up, and the last holder Z goes
-    down with it. Whether the newest committed txns survive then depends on what X made durable, and in
-    which order, before it acknowledged its catch-up: the shape of the NEWLEADER-order bugs."""
-    x, y, z = draw(st.permutations(sids))[:3]
-    others = tuple(s for s in sids if s != x)
-    lag = Trigger(sid=x, event="committed", nth=draw(st.integers(1, 3)))
-    if draw(st.booleans()):
-        plan = [
-            Fault("partition", lag, groups=tuple(sorted(((x,), others))), ms=draw(st.sampled_from((4000.0, 8000.0))))
-        ]
+    """A motif: a minority B (X first) falls behind, cut off or down while the others commit; every holder
+    of the newer history but Z goes down, so Z alone can form a quorum only with B, and leads B's catch-up
+    into a new epoch. Then either X dies inside the disk writes of that catch-up and Z (with the rest of B)
+    goes down with it, or Z (with the rest of B) dies at that moment and X, after it leads the returning
+    holders, goes down. Whether the committed txns survive depends on what X made durable, and in which
+    order, before it acknowledged its catch-up (the NEWLEADER-order bugs), and on whether X's memory agreed
+    with its log when it led (the lost-sync bugs). One `scale` sets every downtime, so the story fits in the
+    run's duration and write rate for one of its values: the holders stay down past B's return and Z's
+    return after X led, and B stays cut off for a few commits."""
+    order = draw(st.permutations(sids))
+    behind, z, holders = order[: (len(sids) - 1) // 2], order[(len(sids) - 1) // 2], order[(len(sids) + 1) // 2 :]
+    x, rest = behind[0], behind[1:]
+    scale = draw(st.sampled_from((2000.0, 4000.0, 8000.0)))
+    nth = draw(st.integers(1, 3))
+    lag = Trigger(sid=x, event="committed", nth=nth)
+    crashed = draw(st.booleans())
+    if crashed:
+        plan = [Fault("crash", lag, (s,), ms=scale) for s in behind]
     else:
-        plan = [Fault("crash", lag, (x,), ms=draw(st.sampled_from((4000.0, 8000.0))))]
-    plan.append(Fault("crash", Trigger(sid=y, event="committed", nth=draw(st.integers(2, 6))), (y,), ms=15000.0))
-    moment = Trigger(sid=x, event=draw(st.sampled_from(SYNC_MOMENTS[:4])), nth=draw(st.integers(1, 3)))
-    kinds: tuple[ActionKind, ...] = ("disk-crash", "disk-crash", "disk-fail")
-    kind = draw(st.sampled_from(kinds))
-    plan.append(Fault(kind, moment, (x,), count=draw(st.integers(1, 8)), ms=None if kind == "disk-fail" else 3000.0))
-    plan.append(
-        Fault("crash", Trigger(sid=x, event=draw(st.sampled_from(("crash", "state:LOOKING")))), (z,), ms=60000.0)
+        plan = [
+            Fault(
+                "partition",
+                lag,
+                groups=tuple(sorted((tuple(sorted(behind)), tuple(sorted(order[len(behind) :]))))),
+                ms=scale,
+            )
+        ]
+    gap = draw(st.integers(2, 4))
+    plan += [Fault("crash", Trigger(sid=h, event="committed", nth=nth + gap), (h,), ms=2.5 * scale) for h in holders]
+    moment = Trigger(
+        sid=x,
+        event=draw(st.sampled_from(("recv:NEWLEADER", "recv:NEWLEADER", "recv:UPTODATE"))),
+        nth=draw(st.sampled_from((2, 2, 1))),
     )
+    if draw(st.booleans()):
+        plan.append(Fault("disk-crash", moment, (x,), count=draw(st.integers(1, 8)), ms=scale))
+        dies = Trigger(sid=x, event="crash", nth=2 if crashed else 1)
+        plan += [Fault("crash", dies, (s,), ms=60000.0) for s in (z, *rest)]
+    else:
+        plan += [Fault("crash", moment, (s,), ms=1.5 * scale) for s in (z, *rest)]
+        led = Trigger(sid=x, event="established", nth=draw(st.sampled_from((1, 2))))
+        plan.append(Fault("crash", led, (x,), ms=60000.0))
     return plan
 
 
@@ -161,11 +182,48 @@ def _broken_sync(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
     return plan
 
 
-def _history(servers: int) -> st.SearchStrategy[tuple[tuple[int, tuple[int, ...]], ...]]:
-    """Servers that start as members of an earlier ensemble, each with its own amount of history."""
+@st.composite
+def _failed_catch_up(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
+    """A motif: learner X is cut off alone right after a sync (before it holds a txn of the epoch) or after a
+    commit, while the others go on committing; when it comes back, the same leader catches it up (a SNAP or a
+    DIFF), the first disk write of its NEWLEADER fails and the leader dies at that moment for good. X goes
+    back to LOOKING with whatever the failed sync left in its memory, over a disk without it, and meets
+    survivors of its own epoch: whether the committed txns survive depends on whether its vote, made from
+    its memory, matches its disk (the lost-sync-state bugs). A vote that ties the survivors' goes to the
+    higher sid, so X is one of the two highest, the second first (in a new ensemble the highest leads)."""
+    x = draw(st.sampled_from(sorted(sids)[-2:]))
+    event = draw(st.sampled_from(("committed", "synced")))
+    cut = Trigger(sid=x, event=event, nth=draw(st.integers(1, 3)) if event == "committed" else 1)
+    moment = Trigger(sid=x, event="recv:NEWLEADER", nth=2)
+    others = tuple(s for s in sids if s != x)
+    return [
+        Fault("partition", cut, groups=tuple(sorted(((x,), others))), ms=draw(st.sampled_from((2000.0, 4000.0)))),
+        Fault("disk-fail", moment, (x,), count=draw(st.integers(1, 2))),
+        Fault("crash", moment, (LEADER,), ms=60000.0),
+    ]
+
+
+@st.composite
+def _flapping_leader(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
+    """A motif: the leader X crashes as soon as it is established and is back within 150 ms, then crashes
+    again right after each of its next LEADING decisions (short downtimes): its followers still follow the
+    dead incarnation (they dial it) and answer X's new elections with FOLLOWING votes of an older round.
+    Election code that counts such votes in the wrong round (the checkLeader bugs) decides on them. X is the
+    highest sid, the leader of a new ensemble or of servers with equal histories."""
+    x = max(sids)
+    plan = [Fault("crash", Trigger(sid=x, event="established"), (x,), ms=draw(st.sampled_from((50.0, 100.0, 150.0))))]
+    down = draw(st.sampled_from((300.0, 100.0, 1000.0)))
+    decisions = range(2, 2 + draw(st.integers(2, 3)))
+    return plan + [Fault("crash", Trigger(sid=x, event="decide:LEADING", nth=n), (x,), ms=down) for n in decisions]
+
+
+def _history(servers: int, fresh: bool = True) -> st.SearchStrategy[tuple[tuple[int, tuple[int, ...]], ...]]:
+    """Servers that start as members of an earlier ensemble, each with its own amount of history, or (if
+    `fresh`) sometimes a new ensemble."""
     counts = st.one_of(st.tuples(st.integers(0, 12)), st.tuples(st.integers(1, 12), st.integers(0, 6)))
     per_server = st.tuples(*[counts for _ in range(servers)])
-    return st.one_of(st.just(()), per_server.map(lambda c: tuple((sid, n) for sid, n in enumerate(c, start=1))))
+    earlier = per_server.map(lambda c: tuple((sid, n) for sid, n in enumerate(c, start=1)))
+    return st.one_of(st.just(()), earlier) if fresh else earlier
 
 
 @st.composite
@@ -175,16 +233,22 @@ def schedules(draw: st.DrawFn, inject: tuple[str, ...] = (), max_servers: int = 
     sids = list(range(1, servers + 1))
     duration_ms = draw(st.sampled_from(DURATIONS_MS))
     motif = draw(st.one_of(st.just([]), _lagging_learner(sids), _broken_sync(sids)))
-    plan = draw(st.lists(_faults(sids, duration_ms), max_size=6))
-    faults = (*motif, *(f for group in plan for f in group))
+    # The early-run motifs restart no server that logged txns, so they run on a new ensemble too.
+    early = [] if motif else draw(st.one_of(st.just([]), _failed_catch_up(sids), _flapping_leader(sids)))
+    story = [*motif, *early]
+    # A motif is a story over the whole run: little random noise on top of it (no heavy profile, at most two
+    # more faults), and servers that start from an earlier ensemble's durable snapshot (in a new ensemble
+    # a server that crashes before its first fsynced snapshot refuses to start: "No snapshot found").
+    plan = draw(st.lists(_faults(sids, duration_ms), max_size=2 if story else 6))
+    faults = (*story, *(f for group in plan for f in group))
     return Schedule(
         servers=servers,
         seed=draw(st.integers(0, 2**20)),
-        faults=draw(st.sampled_from(PROFILES)),
+        faults=draw(st.sampled_from(PROFILES[:2] if story else PROFILES)),
         writes=draw(st.integers(0, 40)),
         duration_ms=duration_ms,
         plan=faults,
         inject=inject,
-        history=draw(_history(servers)),
+        history=draw(_history(servers, fresh=not motif)),
         autocreate=not any(f.action == "wipe" for f in faults),
     )
