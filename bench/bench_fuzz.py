@@ -42,9 +42,9 @@ def fuzz(args: list[str]) -> dict[str, object]:
 
 
 def bugs(names: list[str], seeds: list[int], workers: int, budget: float, shrink_runs: int) -> None:
-    from zkfle.impl.bugs import CATALOG, parse_bugs
+    from zkfle.impl.bugs import CATALOG, Bug
 
-    chosen = sorted(parse_bugs(names), key=list(CATALOG).index) if names else list(CATALOG)
+    chosen = [b for b in CATALOG if b in {Bug(n.upper()) for n in names}] if names else list(CATALOG)
     print(
         "| bug | documented invariant | found (seeds) | median time-to-bug s | times s | invariants found "
         "| median reproducer events |"

@@ -30,3 +30,9 @@ def test_every_entry_is_documented() -> None:
         info = bug.info
         assert info.jira.startswith("ZOOKEEPER-") and bug.value.removeprefix("ZK_") in info.jira
         assert info.scenario and info.fix and info.where
+
+
+def test_a_switch_brings_the_switches_its_code_lacked() -> None:
+    # the code before ZOOKEEPER-4269's fix (3.5-3.7) had no updatingEpoch marker either (ZOOKEEPER-1653)
+    assert parse_bugs(["ZK_4269"]) == {Bug.ZK_4269, Bug.ZK_1653}
+    assert all(parse_bugs([b.value]) >= {b, *b.info.requires} for b in Bug)

@@ -63,6 +63,9 @@ class BugInfo:
     """The place in zkfle's impl that the switch changes."""
     in_3_8_0: bool
     """Whether the ZooKeeper 3.8.0 release has the bug (`--as zookeeper-3.8.0`)."""
+    requires: tuple[Bug, ...] = ()
+    """Switches that the code before this fix also lacked and without which the bug cannot happen in zkfle;
+    `parse_bugs` turns them on with it."""
 
 
 CATALOG: Final[dict[Bug, BugInfo]] = {
@@ -153,12 +156,13 @@ CATALOG: Final[dict[Bug, BugInfo]] = {
     Bug.ZK_4269: BugInfo(
         "ZOOKEEPER-4269",
         "start-up ignores currentEpoch.tmp: after a crash between the .tmp write and its rename the server holds "
-        "an old currentEpoch over newer data and refuses to start (reachable with ZK_1653 on: zkfle's default "
-        "updatingEpoch marker covers the same window first)",
+        "an old currentEpoch over newer data and refuses to start. Turns ZK_1653 on too: the code before the fix "
+        "(3.5-3.7) had no updatingEpoch marker either, and zkfle's default marker covers the same window first",
         Invariant.RECOVERY_FAITHFUL,
         "read currentEpoch.tmp when epochOfZxid > currentEpoch (QuorumPeer.loadDataBase)",
         "impl.recovery.load_database (LoadOptions.current_epoch_tmp_fallback)",
         in_3_8_0=False,
+        requires=(Bug.ZK_1653,),
     ),
     Bug.ZK_1653: BugInfo(
         "ZOOKEEPER-1653/2354",
@@ -260,7 +264,7 @@ class UnknownBugError(ValueError):
 
 def parse_bugs(names: Iterable[str]) -> frozenset[Bug]:
     """The switches named (member names, case-insensitive, `-` for `_`, or the JIRA number alone:
-    `4643`, `ZOOKEEPER-4643`); `UnknownBugError` for any other name."""
+    `4643`, `ZOOKEEPER-4643`) and the ones they require; `UnknownBugError` for any other name."""
     known = {b.value: b for b in Bug}
     chosen: set[Bug] = set()
     for name in names:
@@ -269,7 +273,7 @@ def parse_bugs(names: Iterable[str]) -> frozenset[Bug]:
         bug = known.get(key) or known.get(f"ZK_{key}")
         if bug is None:
             raise UnknownBugError(f"unknown bug {name!r}; known: {', '.join(b.value for b in Bug)}")
-        chosen.add(bug)
+        chosen.update((bug, *CATALOG[bug].requires))
     return frozenset(chosen)
 
 
