@@ -18,6 +18,7 @@ def test_bugs_json_is_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     entries = json.loads(capsys.readouterr().out)["bugs"]
     assert [e["id"] for e in entries] == [b.value for b in CATALOG]
     assert {e["id"] for e in entries if e["in_3_8_0"]} == {b.value for b in ZOOKEEPER_3_8_0}
+    assert {e["id"]: e["requires"] for e in entries if e["requires"]} == {"ZK_4269": ["ZK_1653"]}
     assert all(e["invariant"] == CATALOG[b].invariant.value for e, b in zip(entries, CATALOG, strict=True))
 
 

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
                 "fix": info.fix,
                 "where": info.where,
                 "in_3_8_0": info.in_3_8_0,
+                "requires": [b.value for b in info.requires],
             }
             for bug, info in CATALOG.items()
         ]
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
     for bug, info in CATALOG.items():
         flag = "  (in 3.8.0)" if info.in_3_8_0 else ""
+        flag += f"  (with {', '.join(b.value for b in info.requires)})" if info.requires else ""
         lines.append(f"{bug.value:<8} {info.jira}{flag}  ->  {info.invariant.value}")
         lines += textwrap.wrap(info.scenario, 110, initial_indent="         what: ", subsequent_indent=" " * 15)
         lines += textwrap.wrap(info.fix, 110, initial_indent="         fix:  ", subsequent_indent=" " * 15)
