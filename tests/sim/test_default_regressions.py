@@ -157,3 +157,20 @@ def test_a_wiped_server_without_autocreate_holds_epoch_minus_1(tmp_path: Path) -
     with open_trace(trace) as reader:
         recovered = [e for e in reader if isinstance(e, tr.Recovered) and e.sid == 3]
     assert (recovered[-1].zxid, recovered[-1].current_epoch) == (-1, -1)
+
+
+FUZZ_S7_B698 = [
+    "--servers", "5", "--seed", "828917", "--faults", "heavy", "--writes", "34", "--duration-ms", "20000",
+    "--history", "1=10,5", "--history", "2=1", "--history", "3=0", "--history", "4=6,6", "--history", "5=1,5",
+    "--fault", "crash 5 when at 363",
+    "--fault", "disk-fail 2 after 1 when 2 txn_logged#2",
+]  # fmt: skip
+
+
+def test_a_fast_forward_fills_the_committed_log(tmp_path: Path) -> None:
+    """The 10-minute campaign of 2026-12-03 (seed 7, batch 698): server 3 logged 0x400000008 and 0x400000009
+    as a follower but missed their COMMITs, went back to LOOKING, and fast-forwarded its tree from its log;
+    `ZKDatabase.fastForwardDataBase` also adds those txns to the committed log (its playback listener), but
+    zkfle's did not, so as leader of epoch 6 its `syncFollower` saw a committed log ending at 0x400000007 and
+    TRUNCed server 4 below the committed 0x400000008 (COMMITTED_DURABLE at epoch 7). Now it checks clean."""
+    assert _broken(tmp_path, FUZZ_S7_B698, []) == set()

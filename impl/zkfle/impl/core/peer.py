@@ -703,7 +703,10 @@ class QuorumPeer:
         self._emit(tr.Committed(seq=0, t=self.now, sid=self.sid, zxid=Zxid(txn.zxid)))
 
     def _fast_forward(self) -> None:
-        """`ZKDatabase.fastForwardDataBase`: replay the txn log after the in-memory zxid."""
+        """`ZKDatabase.fastForwardDataBase`: replay the txn log after the in-memory zxid, each txn also into the
+        committed log (its `commitProposalPlaybackListener` calls `addCommittedProposal`), which the next
+        `syncFollower` of this server as leader reads: without them a follower holding those txns is TRUNCed
+        below them."""
         tree = self._tree
         if self._last_appended <= tree.last_processed_zxid:
             return  # nothing this process logged is missing from memory (the log holds no newer txn)
@@ -711,6 +714,7 @@ class QuorumPeer:
             for item in read_log(self.fs, self.settings.log_dir, tree.last_processed_zxid + 1):
                 if isinstance(item, LogEntry) and item.zxid > tree.last_processed_zxid:
                     process_transaction(item.header, tree, item.txn)
+                    self.committed_log.append(LoggedTxn(item.header, item.txn))
         except TxnLogError:
             pass
 
