@@ -73,11 +73,16 @@ def _trigger(sids: list[int], duration_ms: int) -> st.SearchStrategy[Trigger]:
     return st.one_of(by_event, by_event, by_event, by_time)
 
 
-def _split(sids: list[int]) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
-    def cut(order: list[int], at: int) -> tuple[tuple[int, ...], ...]:
-        return tuple(sorted((tuple(sorted(order[:at])), tuple(sorted(order[at:])))))
+def _sides(side: list[int] | tuple[int, ...], sids: list[int]) -> tuple[tuple[int, ...], ...]:
+    """The groups of a partition that cuts `side` off from the rest of `sids`, in the fault grammar's order."""
+    rest = tuple(s for s in sorted(sids) if s not in side)
+    return tuple(sorted((tuple(sorted(side)), rest)))
 
-    return st.permutations(sids).flatmap(lambda order: st.integers(1, len(order) - 1).map(lambda at: cut(order, at)))
+
+def _split(sids: list[int]) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    return st.permutations(sids).flatmap(
+        lambda order: st.integers(1, len(order) - 1).map(lambda at: _sides(order[:at], sids))
+    )
 
 
 @st.composite
@@ -133,14 +138,7 @@ def _lagging_learner(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
     if crashed:
         plan = [Fault("crash", lag, (s,), ms=scale) for s in behind]
     else:
-        plan = [
-            Fault(
-                "partition",
-                lag,
-                groups=tuple(sorted((tuple(sorted(behind)), tuple(sorted(order[len(behind) :]))))),
-                ms=scale,
-            )
-        ]
+        plan = [Fault("partition", lag, groups=_sides(behind, sids), ms=scale)]
     gap = draw(st.integers(2, 4))
     plan += [Fault("crash", Trigger(sid=h, event="committed", nth=nth + gap), (h,), ms=2.5 * scale) for h in holders]
     # X's catch-up is its second sync: its first was in the epoch it fell behind in.
@@ -173,9 +171,7 @@ def _broken_sync(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
         plan.append(Fault("crash", moment, (LEADER,), ms=draw(st.sampled_from((3000.0, 60000.0)))))
     if draw(st.booleans()):
         cut = Trigger(sid=x, event="committed", nth=draw(st.integers(1, 3)))
-        plan.insert(
-            0, Fault("partition", cut, groups=tuple(sorted(((x,), tuple(s for s in sids if s != x)))), ms=8000.0)
-        )
+        plan.insert(0, Fault("partition", cut, groups=_sides((x,), sids), ms=8000.0))
     return plan
 
 
@@ -192,9 +188,8 @@ def _failed_catch_up(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
     event = draw(st.sampled_from(("committed", "synced")))
     cut = Trigger(sid=x, event=event, nth=draw(st.integers(1, 3)) if event == "committed" else 1)
     moment = Trigger(sid=x, event="recv:NEWLEADER", nth=2)
-    others = tuple(s for s in sids if s != x)
     return [
-        Fault("partition", cut, groups=tuple(sorted(((x,), others))), ms=draw(st.sampled_from((2000.0, 4000.0)))),
+        Fault("partition", cut, groups=_sides((x,), sids), ms=draw(st.sampled_from((2000.0, 4000.0)))),
         Fault("disk-fail", moment, (x,), count=draw(st.integers(1, 2))),
         Fault("crash", moment, (LEADER,), ms=60000.0),
     ]

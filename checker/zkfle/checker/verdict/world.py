@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from zkfle.spec import transitions
@@ -382,17 +383,10 @@ class World:
             self.servers[ev.sid].settled_ballots[ev.from_] = Ballot(ev.msg, ev.seq)
 
 
-_UP_NODES: dict[tuple[StateName, PhaseName], transitions.Node] = {}
-
-
+@cache
 def up_node(state: StateName, phase: PhaseName) -> transitions.Node:
     """The node of a server that a `state` event puts in (built once per pair: a trace names only a few)."""
-    node = _UP_NODES.get((state, phase))
-    if node is None:
-        node = _UP_NODES[(state, phase)] = transitions.Node(
-            transitions.Life.UP, vocabulary_state(state), vocabulary_phase(phase)
-        )
-    return node
+    return transitions.Node(transitions.Life.UP, vocabulary_state(state), vocabulary_phase(phase))
 
 
 def _forget_rounds_before(t: ServerTrack, round_: int) -> None:
