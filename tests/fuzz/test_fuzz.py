@@ -15,7 +15,7 @@ import pytest
 
 from zkfle.checker.cli import main
 from zkfle.checker.commands.check import check_path
-from zkfle.checker.fuzzing.campaign import Batch, run_batch
+from zkfle.checker.fuzzing.campaign import Batch, explained, run_batch
 from zkfle.checker.fuzzing.reproducers import replay_one
 from zkfle.checker.fuzzing.schedule import Schedule, run_schedule, save_trace
 from zkfle.impl.drivers.faultplan import parse_fault
@@ -62,6 +62,23 @@ def test_a_batch_gives_the_same_runs_and_finding_every_time() -> None:
         second.finding and second.finding.schedule,
     )
     assert first.states
+
+
+def test_a_violation_that_the_required_switches_alone_give_is_theirs() -> None:
+    """`--inject ZK_4269` turns ZK_1653 on too: a run whose violations ZK_1653 alone gives is not 4269's."""
+    both = ("ZK_1653", "ZK_4269")
+    history = ((1, (1,)), (2, (7,)), (3, (8,)), (4, (7,)))
+    marker_bug = Schedule(
+        4, 285, "heavy", 11, 10_000,
+        (parse_fault("disk-crash 3 after 1 when 3 recv:NEWLEADER#2"), parse_fault("crash 2 when at 598")),
+        both, history,
+    )  # fmt: skip
+    torn_tmp = Schedule(3, 3, "none", 5, 10_000, (parse_fault("disk-crash 1 after 6 when 1 recv:NEWLEADER"),), both)
+    for schedule, invariant, theirs in ((marker_bug, "EPOCH_COVERS_LOG", True), (torn_tmp, "RECOVERY_FAITHFUL", False)):
+        outcome = run_schedule(schedule)
+        assert invariant in {v.invariant.value for v in outcome.violations}
+        assert explained(schedule, outcome, ("ZK_1653",)) is theirs
+        assert not explained(schedule, outcome, ())
 
 
 @pytest.fixture(scope="module")

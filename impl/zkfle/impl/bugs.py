@@ -262,19 +262,20 @@ class UnknownBugError(ValueError):
     """A switch name that is not in the catalog; the message lists the known ones."""
 
 
-def parse_bugs(names: Iterable[str]) -> frozenset[Bug]:
-    """The switches named (member names, case-insensitive, `-` for `_`, or the JIRA number alone:
-    `4643`, `ZOOKEEPER-4643`) and the ones they require; `UnknownBugError` for any other name."""
+def parse_bug(name: str) -> Bug:
+    """The switch named (its member name, case-insensitive, `-` for `_`, or the JIRA number alone: `4643`,
+    `ZOOKEEPER-4643`); `UnknownBugError` for any other name."""
     known = {b.value: b for b in Bug}
-    chosen: set[Bug] = set()
-    for name in names:
-        key = name.strip().upper().replace("-", "_")
-        key = key.removeprefix("ZOOKEEPER_")
-        bug = known.get(key) or known.get(f"ZK_{key}")
-        if bug is None:
-            raise UnknownBugError(f"unknown bug {name!r}; known: {', '.join(b.value for b in Bug)}")
-        chosen.update((bug, *CATALOG[bug].requires))
-    return frozenset(chosen)
+    key = name.strip().upper().replace("-", "_").removeprefix("ZOOKEEPER_")
+    bug = known.get(key) or known.get(f"ZK_{key}")
+    if bug is None:
+        raise UnknownBugError(f"unknown bug {name!r}; known: {', '.join(b.value for b in Bug)}")
+    return bug
+
+
+def parse_bugs(names: Iterable[str]) -> frozenset[Bug]:
+    """The switches named (`parse_bug`) and the ones they require."""
+    return frozenset(b for name in names for bug in [parse_bug(name)] for b in (bug, *CATALOG[bug].requires))
 
 
 def fle_options(bugs: frozenset[Bug], base: FleOptions | None = None) -> FleOptions:

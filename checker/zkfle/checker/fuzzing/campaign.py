@@ -12,6 +12,7 @@ what they report, and stops at the time budget, at the violation limit, or after
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import warnings
@@ -38,6 +39,9 @@ class Batch:
     max_servers: int = 5
     seconds: float = 1e9
     """Stop generating after this many seconds (the campaign's remaining budget)."""
+    required: tuple[str, ...] = ()
+    """The switches of `inject` that are on only because another requires them (`BugInfo.requires`): a run
+    whose invariants these alone break too is theirs, not a finding of the switches asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,8 @@ class BatchResult:
     states: frozenset[int]
     finding: Finding | None
     seconds: float
+    explained: int = 0
+    """Violating runs that the required switches alone explain (`Batch.required`), not counted as findings."""
 
 
 def _settings(examples: int) -> settings:
@@ -79,6 +85,15 @@ def _settings(examples: int) -> settings:
     )
 
 
+def explained(schedule: Schedule, outcome: Outcome, required: tuple[str, ...]) -> bool:
+    """Whether the `required` switches alone (`Batch.required`) break every invariant that `outcome`, the
+    run of `schedule`, breaks: then the violation is theirs, not the asked switches'."""
+    if not required:
+        return False
+    alone = run_schedule(dataclasses.replace(schedule, inject=required)).violations
+    return {v.invariant for v in outcome.violations} <= {v.invariant for v in alone}
+
+
 def run_batch(batch: Batch) -> BatchResult:
     """Run one batch (in a worker process)."""
     start = time.monotonic()
@@ -86,11 +101,11 @@ def run_batch(batch: Batch) -> BatchResult:
     outcomes: dict[Schedule, Outcome] = {}
     decided: dict[Schedule, bool] = {}
     smallest = [2**62]
-    runs = 0
+    runs = explained_runs = 0
     first: tuple[Schedule, Outcome, int, float] | None = None
 
     def violates(schedule: Schedule) -> bool:
-        nonlocal runs, first
+        nonlocal runs, first, explained_runs
         known = decided.get(schedule)
         if known is not None:
             return known
@@ -103,11 +118,15 @@ def run_batch(batch: Batch) -> BatchResult:
         outcomes[schedule] = outcome
         target(float(len(outcome.states - seen)), label="new abstract states")
         seen.update(outcome.states)
-        if outcome.violations and first is None:
+        violating = bool(outcome.violations)
+        if violating and explained(schedule, outcome, batch.required):
+            explained_runs += 1
+            violating = False
+        if violating and first is None:
             first = (schedule, outcome, runs, time.monotonic() - start)
         # while shrinking, a smaller failing run must also be a shorter trace: hypothesis orders runs by their
         # choices, and fewer faults with more servers or a longer duration can make a longer reproducer
-        bad = bool(outcome.violations) and (first is None or outcome.events <= smallest[0])
+        bad = violating and (first is None or outcome.events <= smallest[0])
         if bad:
             smallest[0] = min(smallest[0], outcome.events)
         decided[schedule] = bad
@@ -138,7 +157,7 @@ def run_batch(batch: Batch) -> BatchResult:
             runs_before=first[2],
             after_s=first[3],
         )
-    return BatchResult(batch.index, runs, frozenset(seen), finding, time.monotonic() - start)
+    return BatchResult(batch.index, runs, frozenset(seen), finding, time.monotonic() - start, explained_runs)
 
 
 @dataclass(slots=True)
@@ -151,6 +170,8 @@ class Progress:
     findings: list[tuple[float, Finding]] = field(default_factory=list)
     """(seconds from the campaign's start to the first violating run, finding), in arrival order."""
     elapsed: float = 0.0
+    explained: int = 0
+    """Violating runs that the required switches alone explain (`Batch.required`)."""
 
 
 def campaign(
@@ -160,6 +181,7 @@ def campaign(
     inject: tuple[str, ...],
     workers: int,
     time_budget: float,
+    required: tuple[str, ...] = (),
     max_violations: int | None = 1,
     batches: int | None = None,
     examples: int = 40,
@@ -182,7 +204,7 @@ def campaign(
         left = time_budget - now if batches is None else 1e9
         if left <= 0:
             return False
-        batch = Batch(seed, index, inject, examples=examples, shrink_runs=shrink_runs, seconds=left)
+        batch = Batch(seed, index, inject, examples=examples, shrink_runs=shrink_runs, seconds=left, required=required)
         pending[executor.submit(run_batch, batch)] = now
         return True
 
@@ -198,6 +220,7 @@ def campaign(
             progress.runs += result.runs
             progress.batches += 1
             progress.states |= result.states
+            progress.explained += result.explained
             if result.finding is not None:
                 progress.findings.append((submitted + result.finding.after_s, result.finding))
         on_progress(progress)

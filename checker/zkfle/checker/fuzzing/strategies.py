@@ -16,6 +16,8 @@ fewer, earlier planned faults, so a shrunk reproducer is short and readable.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from hypothesis import strategies as st
 
 from zkfle.checker.fuzzing.schedule import Schedule
@@ -117,41 +119,62 @@ def _faults(draw: st.DrawFn, sids: list[int], duration_ms: int) -> list[Fault]:
             return [Fault("break", trigger, (min(server, other), max(server, other)))]
 
 
+History: TypeAlias = tuple[tuple[int, tuple[int, ...]], ...]
+"""(sid, txns per epoch) of the servers that start as members of an earlier ensemble (`--history`)."""
+
+
+def first_leader(history: History) -> int | None:
+    """The server that wins the first election when every server starts from `history` at once: the highest
+    vote (currentEpoch, last zxid, sid) (FastLeaderElection.totalOrderPredicate); None for a new ensemble."""
+    votes = [
+        (len(c), max(((e << 32) | n for e, n in enumerate(c, start=1) if n), default=0), sid) for sid, c in history
+    ]
+    return max(votes)[2] if votes else None
+
+
 @st.composite
-def _lagging_learner(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
-    """A motif: a minority B (X first) falls behind, cut off or down while the others commit; every holder
-    of the newer history but Z goes down, so Z alone can form a quorum only with B, and leads B's catch-up
-    into a new epoch. Then either X dies inside the disk writes of that catch-up and Z (with the rest of B)
-    goes down with it, or Z (with the rest of B) dies at that moment and X, after it leads the returning
-    holders, goes down. Whether the committed txns survive depends on what X made durable, and in which
-    order, before it acknowledged its catch-up (the NEWLEADER-order bugs), and on whether X's memory agreed
-    with its log when it led (the lost-sync bugs). One `scale` sets every downtime, so the story fits in the
-    run's duration and write rate for one of its values: the holders stay down past B's return and Z's
-    return after X led, and B stays cut off for a few commits."""
+def _lagging_learner(draw: st.DrawFn, sids: list[int], history: History) -> list[Fault]:
+    """A motif: a minority B (X first, a follower of the first epoch) is cut off while the others commit; the
+    holders H of the newer history but Z are cut off in turn, so Z alone can form a quorum only with B and
+    leads B's catch-up into a new epoch. At that moment either X dies inside the disk writes of its catch-up
+    and Z (with the rest of B) goes down with it, or Z (with the rest of B) dies and X, after it leads the
+    holders, goes down; either way the partition moves once more, to put X with the holders. Whether the
+    committed txns survive depends on what X made durable, and in which order, before it acknowledged its
+    catch-up (the NEWLEADER-order bugs), and on whether X's memory agreed with its log when it led (the
+    lost-sync bugs). Each partition replaces the last at a protocol event (X's n-th commit, the holders'
+    n+gap-th, X's catch-up), so the story does not depend on the write rate; it needs an odd ensemble (B with
+    Z and X with H are both quorums) and, for the holders to reach their later commits, a steady workload."""
     order = draw(st.permutations(sids))
+    if order[0] == first_leader(history):
+        order = [*order[1:], order[0]]
     behind, z, holders = order[: (len(sids) - 1) // 2], order[(len(sids) - 1) // 2], order[(len(sids) + 1) // 2 :]
     x, rest = behind[0], behind[1:]
-    scale = draw(st.sampled_from((2000.0, 4000.0, 8000.0)))
-    nth = draw(st.integers(1, 3))
-    lag = Trigger(sid=x, event="committed", nth=nth)
-    crashed = draw(st.booleans())
-    if crashed:
-        plan = [Fault("crash", lag, (s,), ms=scale) for s in behind]
-    else:
-        plan = [Fault("partition", lag, groups=_sides(behind, sids), ms=scale)]
-    gap = draw(st.integers(2, 4))
-    plan += [Fault("crash", Trigger(sid=h, event="committed", nth=nth + gap), (h,), ms=2.5 * scale) for h in holders]
-    # X's catch-up is its second sync: its first was in the epoch it fell behind in.
+    nth, gap = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    plan = [
+        Fault("partition", Trigger(sid=x, event="committed", nth=nth), groups=_sides(behind, sids), ms=60000.0),
+        Fault(
+            "partition",
+            Trigger(sid=holders[0], event="committed", nth=nth + gap),
+            groups=_sides(holders, sids),
+            ms=60000.0,
+        ),
+    ]
+    # X's catch-up is its second sync: its first was in the first epoch.
     moment = Trigger(sid=x, event=draw(st.sampled_from(("recv:NEWLEADER", "recv:NEWLEADER", "recv:UPTODATE"))), nth=2)
+    scale = draw(st.sampled_from((1000.0, 2000.0, 4000.0)))
     if draw(st.booleans()):
-        plan.append(Fault("disk-crash", moment, (x,), count=draw(st.integers(1, 8)), ms=scale))
-        dies = Trigger(sid=x, event="crash", nth=2 if crashed else 1)
+        # A NEWLEADER's first 6 disk operations write the epoch files (the updatingEpoch marker, currentEpoch,
+        # the marker's removal); what it logs and in which order comes after them.
+        count = draw(st.one_of(st.integers(6, 8), st.integers(1, 5)))
+        plan.append(Fault("disk-crash", moment, (x,), count=count, ms=scale))
+        dies = Trigger(sid=x, event="crash")
         plan += [Fault("crash", dies, (s,), ms=60000.0) for s in (z, *rest)]
     else:
+        dies = moment
         plan += [Fault("crash", moment, (s,), ms=1.5 * scale) for s in (z, *rest)]
         led = Trigger(sid=x, event="established", nth=draw(st.sampled_from((1, 2))))
         plan.append(Fault("crash", led, (x,), ms=60000.0))
-    return plan
+    return [*plan, Fault("partition", dies, groups=_sides((z, *rest), sids), ms=scale)]
 
 
 @st.composite
@@ -209,13 +232,22 @@ def _flapping_leader(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
     return plan + [Fault("crash", Trigger(sid=x, event="decide:LEADING", nth=n), (x,), ms=down) for n in decisions]
 
 
-def _history(servers: int, fresh: bool = True) -> st.SearchStrategy[tuple[tuple[int, tuple[int, ...]], ...]]:
-    """Servers that start as members of an earlier ensemble, each with its own amount of history, or (if
-    `fresh`) sometimes a new ensemble."""
+@st.composite
+def _torn_sync(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
+    """A motif: learner X dies inside one of the disk operations of its first or second NEWLEADER (the
+    snapshot of a SNAP sync, the updatingEpoch marker, currentEpoch's .tmp write, fsync and rename, the first
+    log appends) and comes back: start-up must make sense of what the crash left (the marker and `.tmp`
+    rules of loadDataBase). A learner of a new ensemble gets a SNAP or an empty DIFF, by timing."""
+    x = draw(st.sampled_from(sids))
+    moment = Trigger(sid=x, event="recv:NEWLEADER", nth=draw(st.integers(1, 2)))
+    return [Fault("disk-crash", moment, (x,), count=draw(st.integers(1, 9)), ms=draw(st.sampled_from((200.0, 1000.0))))]
+
+
+def _history(servers: int) -> st.SearchStrategy[History]:
+    """Servers that start as members of an earlier ensemble, each with its own amount of history."""
     counts = st.one_of(st.tuples(st.integers(0, 12)), st.tuples(st.integers(1, 12), st.integers(0, 6)))
     per_server = st.tuples(*[counts for _ in range(servers)])
-    earlier = per_server.map(lambda c: tuple((sid, n) for sid, n in enumerate(c, start=1)))
-    return st.one_of(st.just(()), earlier) if fresh else earlier
+    return per_server.map(lambda c: tuple((sid, n) for sid, n in enumerate(c, start=1)))
 
 
 @st.composite
@@ -223,24 +255,41 @@ def schedules(draw: st.DrawFn, inject: tuple[str, ...] = (), max_servers: int = 
     """A run of the simulator with `inject`ed switches: random planned faults, sometimes one of the motifs."""
     servers = draw(st.integers(3, max_servers))
     sids = list(range(1, servers + 1))
-    duration_ms = draw(st.sampled_from(DURATIONS_MS))
-    motif = draw(st.one_of(st.just([]), _lagging_learner(sids), _broken_sync(sids)))
-    # The early-run motifs restart no server that logged txns, so they run on a new ensemble too.
-    early = [] if motif else draw(st.one_of(st.just([]), _failed_catch_up(sids), _flapping_leader(sids)))
-    story = [*motif, *early]
-    # A motif is a story over the whole run: little random noise on top of it (no heavy profile, at most two
-    # more faults), and servers that start from an earlier ensemble's durable snapshot (in a new ensemble
-    # a server that crashes before its first fsynced snapshot refuses to start: "No snapshot found").
+    earlier = draw(_history(servers))
+    kinds = ("none", "broken", "failed", "flapping", "torn", "lagging")
+    kind = draw(st.sampled_from(kinds if servers % 2 else kinds[:-1]))
+    match kind:
+        case "lagging":
+            story = draw(_lagging_learner(sids, earlier))
+        case "broken":
+            story = draw(_broken_sync(sids))
+        case "failed":
+            story = draw(_failed_catch_up(sids))
+        case "flapping":
+            story = draw(_flapping_leader(sids))
+        case "torn":
+            story = draw(_torn_sync(sids))
+        case _:
+            story = []
+    # The lagging learner's story takes three elections and a few commits between them: a long run with a
+    # steady workload. A motif is a story over the whole run: little random noise on top of it (no heavy
+    # profile, at most two more faults), and servers that start from an earlier ensemble's durable snapshot
+    # (in a new ensemble a server that crashes before its first fsynced snapshot refuses to start: "No
+    # snapshot found").
+    duration_ms = draw(st.sampled_from(DURATIONS_MS[2:] if kind == "lagging" else DURATIONS_MS))
+    writes = draw(st.integers(15 if kind == "lagging" else 0, 40))
     plan = draw(st.lists(_faults(sids, duration_ms), max_size=2 if story else 6))
     faults = (*story, *(f for group in plan for f in group))
+    # The early-run motifs restart no server that logged txns, so they run on a new ensemble too.
+    fresh = kind not in ("lagging", "broken") and draw(st.booleans())
     return Schedule(
         servers=servers,
         seed=draw(st.integers(0, 2**20)),
         faults=draw(st.sampled_from(PROFILES[:2] if story else PROFILES)),
-        writes=draw(st.integers(0, 40)),
+        writes=writes,
         duration_ms=duration_ms,
         plan=faults,
         inject=inject,
-        history=draw(_history(servers, fresh=not motif)),
+        history=() if fresh else earlier,
         autocreate=not any(f.action == "wipe" for f in faults),
     )
