@@ -252,7 +252,8 @@ def _history(servers: int) -> st.SearchStrategy[History]:
 
 @st.composite
 def schedules(draw: st.DrawFn, inject: tuple[str, ...] = (), max_servers: int = 5) -> Schedule:
-    """A run of the simulator with `inject`ed switches: random planned faults, sometimes one of the motifs."""
+    """A run of the simulator with `inject`ed switches: random planned faults, alone or on top of one of the
+    motifs (each kind of run equally likely; the lagging learner only on 3 or 5 servers)."""
     servers = draw(st.integers(3, max_servers))
     sids = list(range(1, servers + 1))
     earlier = draw(_history(servers))
@@ -271,16 +272,16 @@ def schedules(draw: st.DrawFn, inject: tuple[str, ...] = (), max_servers: int = 
             story = draw(_torn_sync(sids))
         case _:
             story = []
-    # The lagging learner's story takes three elections and a few commits between them: a long run with a
-    # steady workload. A motif is a story over the whole run: little random noise on top of it (no heavy
-    # profile, at most two more faults), and servers that start from an earlier ensemble's durable snapshot
-    # (in a new ensemble a server that crashes before its first fsynced snapshot refuses to start: "No
-    # snapshot found").
+    # A motif is a story over the whole run: little random noise on top of it (no heavy profile, at most two
+    # more faults). The lagging learner's takes three elections with commits between them: a long run with a
+    # steady workload.
     duration_ms = draw(st.sampled_from(DURATIONS_MS[2:] if kind == "lagging" else DURATIONS_MS))
     writes = draw(st.integers(15 if kind == "lagging" else 0, 40))
     plan = draw(st.lists(_faults(sids, duration_ms), max_size=2 if story else 6))
     faults = (*story, *(f for group in plan for f in group))
-    # The early-run motifs restart no server that logged txns, so they run on a new ensemble too.
+    # The lagging learner and the broken sync restart servers that logged txns, so they start from an earlier
+    # ensemble's durable snapshot (in a new ensemble a server that crashes before its first fsynced snapshot
+    # refuses to start: "No snapshot found"); the other kinds run on a new ensemble half of the time.
     fresh = kind not in ("lagging", "broken") and draw(st.booleans())
     return Schedule(
         servers=servers,
