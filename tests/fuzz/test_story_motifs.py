@@ -1,12 +1,14 @@
 """The lagging-learner and torn-sync motifs of `fuzzing.strategies` draw the fault shapes their docstrings
 claim, and their shortest stories reach the bugs they are for: the lagging learner's catch-up that dies at
-its first log append (ZK_4643) or whose leader dies at NEWLEADER (ZK_4394), and a SNAP learner torn in the
-rename of currentEpoch.tmp (ZK_4269, with the ZK_1653 it requires). Without the switches the same runs check
+its first log append (ZK_4643) or whose leader dies at NEWLEADER (ZK_4394), a SNAP learner torn in the
+rename of currentEpoch.tmp (ZK_4269, with the ZK_1653 it requires), and a learner whose acceptedEpoch write
+fails and that dies after its next currentEpoch write (ZK_2307). Without the switches the same runs check
 clean."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings
@@ -77,23 +79,46 @@ def test_the_shortest_lagging_learner_story_reaches_its_bug(bug: str, disk: bool
 
 @given(st.sampled_from([3, 4, 5]).flatmap(lambda n: _torn_sync(list(range(1, n + 1)))))
 @QUIET
-def test_torn_sync_crashes_a_learner_inside_an_early_newleader(plan: list[Fault]) -> None:
-    (fault,) = plan
+def test_torn_sync_crashes_or_fails_a_learner_inside_an_early_sync(plan: list[Fault]) -> None:
+    fault, *later = plan
     x = fault.sids[0]
-    assert fault.action == "disk-crash" and 1 <= fault.count <= 9 and fault.ms is not None
-    assert fault.trigger.sid == x and fault.trigger.event == "recv:NEWLEADER" and fault.trigger.nth in (1, 2)
+    assert fault.trigger.sid == x and fault.trigger.nth in (1, 2)
+    if fault.action == "disk-crash":
+        assert later == [] and 1 <= fault.count <= 9 and fault.trigger.event == "recv:NEWLEADER"
+    else:
+        (crash,) = later
+        assert fault.action == "disk-fail" and 1 <= fault.count <= 3
+        assert fault.trigger.event in ("recv:NEWLEADER", "recv:LEADERINFO")
+        assert (crash.action, crash.sids, crash.trigger.sid) == ("crash", (x,), x)
+        assert crash.trigger.event == "epoch_write:currentEpoch:done"
+
+
+def _torn(bug: tuple[str, ...], invariant: str, chosen: Callable[[list[Fault]], bool], seeds: int) -> int:
+    """Runs of the shortest torn sync that `chosen` accepts (3 servers, a new ensemble, seeds 0..seeds-1)
+    that break `invariant` with the switches `bug`; each is clean without them."""
+    plan = tuple(find(_torn_sync([1, 2, 3]), chosen, settings=QUIET))
+    hits = 0
+    for seed in range(seeds):
+        fixed = Schedule(3, seed, "none", 5, 10_000, plan, ())
+        assert run_schedule(fixed).violations == ()
+        broken = run_schedule(dataclasses.replace(fixed, inject=bug))
+        hits += invariant in {v.invariant.value for v in broken.violations}
+    return hits
 
 
 def test_a_sync_torn_in_the_rename_of_current_epoch_tmp_reaches_zk_4269() -> None:
     # A SNAP sync without the marker (ZK_1653): the snapshot's 3 operations, then currentEpoch.tmp's write,
     # fsync and rename: the 6th is the rename. A learner of a new ensemble gets a SNAP or an empty DIFF,
     # depending on the timing of its connection; with these seeds, a SNAP twice.
-    plan = tuple(find(_torn_sync([1, 2, 3]), lambda p: p[0].count == 6 and p[0].trigger.nth == 1, settings=QUIET))
-    hits = 0
-    for seed in range(6):
-        fixed = Schedule(3, seed, "none", 5, 10_000, plan, ())
-        assert run_schedule(fixed).violations == ()
-        assert run_schedule(dataclasses.replace(fixed, inject=("ZK_1653",))).violations == ()
-        broken = run_schedule(dataclasses.replace(fixed, inject=("ZK_1653", "ZK_4269")))
-        hits += "RECOVERY_FAITHFUL" in {v.invariant.value for v in broken.violations}
-    assert hits >= 2
+    def rename(p: list[Fault]) -> bool:
+        return p[0].action == "disk-crash" and p[0].count == 6 and p[0].trigger.nth == 1
+
+    assert _torn(("ZK_1653",), "RECOVERY_FAITHFUL", rename, 6) == 0
+    assert _torn(("ZK_1653", "ZK_4269"), "RECOVERY_FAITHFUL", rename, 6) >= 2
+
+
+def test_a_failed_accepted_epoch_write_then_a_crash_reaches_zk_2307() -> None:
+    def accepted_epoch(p: list[Fault]) -> bool:
+        return p[0].action == "disk-fail" and p[0].trigger.event == "recv:LEADERINFO"
+
+    assert _torn(("ZK_2307",), "EPOCH_ORDER", accepted_epoch, 4) >= 3

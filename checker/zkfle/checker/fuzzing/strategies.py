@@ -236,11 +236,20 @@ def _flapping_leader(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
 def _torn_sync(draw: st.DrawFn, sids: list[int]) -> list[Fault]:
     """A motif: learner X dies inside one of the disk operations of its first or second NEWLEADER (the
     snapshot of a SNAP sync, the updatingEpoch marker, currentEpoch's .tmp write, fsync and rename, the first
-    log appends) and comes back: start-up must make sense of what the crash left (the marker and `.tmp`
-    rules of loadDataBase). A learner of a new ensemble gets a SNAP or an empty DIFF, by timing."""
+    log appends) and comes back, so start-up must make sense of what the crash left (the marker and `.tmp`
+    rules of loadDataBase); or one of those operations, or of its LEADERINFO's (acceptedEpoch), fails: X goes
+    on (ZooKeeper catches the IOException, the learner shuts down and the peer looks again) and dies right
+    after its next currentEpoch write, so what its memory wrote over the failure is on disk when it restarts.
+    A learner of a new ensemble gets a SNAP or an empty DIFF, by timing."""
     x = draw(st.sampled_from(sids))
-    moment = Trigger(sid=x, event="recv:NEWLEADER", nth=draw(st.integers(1, 2)))
-    return [Fault("disk-crash", moment, (x,), count=draw(st.integers(1, 9)), ms=draw(st.sampled_from((200.0, 1000.0))))]
+    nth = draw(st.integers(1, 2))
+    down = draw(st.sampled_from((200.0, 1000.0)))
+    if draw(st.booleans()):
+        moment = Trigger(sid=x, event="recv:NEWLEADER", nth=nth)
+        return [Fault("disk-crash", moment, (x,), count=draw(st.integers(1, 9)), ms=down)]
+    moment = Trigger(sid=x, event=draw(st.sampled_from(("recv:NEWLEADER", "recv:LEADERINFO"))), nth=nth)
+    later = Trigger(sid=x, event="epoch_write:currentEpoch:done", nth=nth + draw(st.integers(0, 1)))
+    return [Fault("disk-fail", moment, (x,), count=draw(st.integers(1, 3))), Fault("crash", later, (x,), ms=down)]
 
 
 def _history(servers: int) -> st.SearchStrategy[History]:
