@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from zkfle.checker.fuzzing.schedule import Schedule, run_schedule
-from zkfle.checker.fuzzing.strategies import History, _history, _lagging_learner, _torn_sync, first_leader
+from zkfle.checker.fuzzing.schedule import History, Schedule, run_schedule
+from zkfle.checker.fuzzing.strategies import _history, _lagging_learner, _torn_sync, first_leader
 from zkfle.impl.drivers.faultplan import Fault
 
 QUIET = settings(database=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -65,16 +65,22 @@ def _story(history: History, disk: bool) -> tuple[Fault, ...]:
     return tuple(plan)
 
 
+def _hits(first: Schedule, bug: tuple[str, ...], invariant: str, seeds: int) -> int:
+    """Runs of `first` with seeds 0..seeds-1 that break `invariant` with the switches `bug`; each run is
+    clean without them."""
+    hits = 0
+    for seed in range(seeds):
+        fixed = dataclasses.replace(first, seed=seed)
+        assert run_schedule(fixed).violations == ()
+        broken = run_schedule(dataclasses.replace(fixed, inject=bug))
+        hits += invariant in {v.invariant.value for v in broken.violations}
+    return hits
+
+
 @pytest.mark.parametrize(("bug", "disk"), [("ZK_4643", True), ("ZK_4394", False)])
 def test_the_shortest_lagging_learner_story_reaches_its_bug(bug: str, disk: bool) -> None:
-    plan = _story(EARLIER, disk)
-    hits = 0
-    for seed in range(4):
-        fixed = Schedule(3, seed, "none", 20, 20_000, plan, (), EARLIER)
-        assert run_schedule(fixed).violations == ()
-        broken = run_schedule(dataclasses.replace(fixed, inject=(bug,)))
-        hits += "COMMITTED_DURABLE" in {v.invariant.value for v in broken.violations}
-    assert hits >= 3
+    story = Schedule(3, 0, "none", 20, 20_000, _story(EARLIER, disk), (), EARLIER)
+    assert _hits(story, (bug,), "COMMITTED_DURABLE", 4) >= 3
 
 
 @given(st.sampled_from([3, 4, 5]).flatmap(lambda n: _torn_sync(list(range(1, n + 1)))))
@@ -94,16 +100,9 @@ def test_torn_sync_crashes_or_fails_a_learner_inside_an_early_sync(plan: list[Fa
 
 
 def _torn(bug: tuple[str, ...], invariant: str, chosen: Callable[[list[Fault]], bool], seeds: int) -> int:
-    """Runs of the shortest torn sync that `chosen` accepts (3 servers, a new ensemble, seeds 0..seeds-1)
-    that break `invariant` with the switches `bug`; each is clean without them."""
+    """`_hits` of the shortest torn sync that `chosen` accepts, on a new ensemble of 3 servers."""
     plan = tuple(find(_torn_sync([1, 2, 3]), chosen, settings=QUIET))
-    hits = 0
-    for seed in range(seeds):
-        fixed = Schedule(3, seed, "none", 5, 10_000, plan, ())
-        assert run_schedule(fixed).violations == ()
-        broken = run_schedule(dataclasses.replace(fixed, inject=bug))
-        hits += invariant in {v.invariant.value for v in broken.violations}
-    return hits
+    return _hits(Schedule(3, 0, "none", 5, 10_000, plan, ()), bug, invariant, seeds)
 
 
 def test_a_sync_torn_in_the_rename_of_current_epoch_tmp_reaches_zk_4269() -> None:

@@ -15,7 +15,7 @@ import io
 import shlex
 from dataclasses import dataclass
 from functools import cache
-from typing import Final
+from typing import Final, TypeAlias
 
 import msgspec
 
@@ -27,6 +27,9 @@ from zkfle.impl.drivers.simulator import Simulator, trace_header
 from zkfle.spec import trace as tr
 
 _replace: Final = msgspec.structs.replace
+
+History: TypeAlias = tuple[tuple[int, tuple[int, ...]], ...]
+"""(sid, txns per epoch) of servers that start as members of an earlier ensemble (`--history`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +45,7 @@ class Schedule:
     duration_ms: int
     plan: tuple[Fault, ...]
     inject: tuple[str, ...]
-    history: tuple[tuple[int, tuple[int, ...]], ...] = ()
-    """(sid, txns per epoch) of servers that start as members of an earlier ensemble (`--history`)."""
+    history: History = ()
     autocreate: bool = True
     """`zookeeper.datadir.autocreate`; off (`--no-autocreate`) whenever the plan wipes a disk."""
 

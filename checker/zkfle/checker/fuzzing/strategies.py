@@ -16,11 +16,10 @@ fewer, earlier planned faults, so a shrunk reproducer is short and readable.
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 from hypothesis import strategies as st
 
-from zkfle.checker.fuzzing.schedule import Schedule
+from zkfle.checker.fuzzing.schedule import History, Schedule
+from zkfle.checker.testing.datadirs import history_head
 from zkfle.impl.drivers.faultplan import LEADER, Fault, Trigger
 
 TRIGGER_EVENTS: tuple[str, ...] = (
@@ -119,16 +118,11 @@ def _faults(draw: st.DrawFn, sids: list[int], duration_ms: int) -> list[Fault]:
             return [Fault("break", trigger, (min(server, other), max(server, other)))]
 
 
-History: TypeAlias = tuple[tuple[int, tuple[int, ...]], ...]
-"""(sid, txns per epoch) of the servers that start as members of an earlier ensemble (`--history`)."""
-
-
 def first_leader(history: History) -> int | None:
     """The server that wins the first election when every server starts from `history` at once: the highest
-    vote (currentEpoch, last zxid, sid) (FastLeaderElection.totalOrderPredicate); None for a new ensemble."""
-    votes = [
-        (len(c), max(((e << 32) | n for e, n in enumerate(c, start=1) if n), default=0), sid) for sid, c in history
-    ]
+    vote (currentEpoch, last zxid, sid) (FastLeaderElection.totalOrderPredicate) over what `--history` writes
+    (`datadirs.history_head`); None for a new ensemble."""
+    votes = [(epoch, zxid, sid) for sid, counts in history for zxid, epoch in [history_head(counts)]]
     return max(votes)[2] if votes else None
 
 

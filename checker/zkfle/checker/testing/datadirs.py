@@ -42,6 +42,13 @@ class WrittenDir:
     accepted_epoch: int | None
 
 
+def history_head(txns_per_epoch: tuple[int, ...]) -> tuple[int, int]:
+    """(last zxid, epoch of the epoch files) of a healthy `write_data_dir` over `txns_per_epoch`: the last
+    txn of the last epoch that has any, and the last epoch listed (0 and 0 when there are no txns)."""
+    zxids = [make_zxid(epoch, count) for epoch, count in enumerate(txns_per_epoch, start=1) if count]
+    return (zxids[-1], len(txns_per_epoch)) if zxids else (0, 0)
+
+
 def write_data_dir(
     fs: FileSystem,
     data_dir: str,
@@ -67,7 +74,6 @@ def write_data_dir(
     save(fs, snap_dir, tree, fsync=True)
     writer = TxnLogWriter(fs, snap_dir, prealloc_size=prealloc_size)
     written = 0
-    last = 0
     for epoch, count in enumerate(txns_per_epoch, start=1):
         session = (epoch << 56) | 0x1A2B
         for counter in range(1, count + 1):
@@ -80,14 +86,13 @@ def write_data_dir(
             writer.append(header, txn, TxnDigest(2, tree.tree_digest))
             writer.commit()
             written += 1
-            last = zxid
             if per_file and written % per_file == 0:
                 writer.roll()
             if snapshot_every and written % snapshot_every == 0:
                 writer.roll()
                 save(fs, snap_dir, tree, fsync=True)
     writer.close()
-    last_epoch = len(txns_per_epoch) if any(txns_per_epoch) else 0
+    last, last_epoch = history_head(txns_per_epoch)
     values = {CURRENT_EPOCH_FILENAME: current_epoch, ACCEPTED_EPOCH_FILENAME: accepted_epoch}
     result: dict[str, int | None] = {}
     for name, value in values.items():
